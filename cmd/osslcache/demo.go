@@ -1,0 +1,74 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/ossl/ossltest"
+)
+
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mode := ossl.CacheServer
+	fs.Var(&mode, "cache-mode", "server cache mode, e.g. SERVER or SERVER|NO_AUTO_CLEAR")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := demo(stdout, mode); err != nil {
+		fmt.Fprintln(stderr, "osslcache demo:", err)
+		return 1
+	}
+	return 0
+}
+
+func demo(w io.Writer, mode ossl.CacheMode) error {
+	fmt.Fprintf(w, "linked:   %s (release line %s)\n", ossl.OpenSSLVersion(), ossl.ReleaseLine())
+	fmt.Fprintf(w, "headers:  %s\n", ossl.HeaderVersion)
+	cert, err := ossltest.NewCertificate()
+	if err != nil {
+		return err
+	}
+	for _, v := range []struct {
+		name     string
+		version  ossl.Version
+		noTicket bool
+	}{
+		{"TLS 1.2, session IDs", ossl.VersionTLS12, true},
+		{"TLS 1.3, stateful tickets", ossl.VersionTLS13, true},
+		{"TLS 1.3, stateless tickets", ossl.VersionTLS13, false},
+	} {
+		server, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: v.version, NoTicket: v.noTicket, SessionIDContext: []byte("demo")})
+		if err != nil {
+			return err
+		}
+		defer server.Close()
+		if _, err := server.SetSessionCacheMode(mode); err != nil {
+			return err
+		}
+		client, err := ossltest.NewClientCtx(cert, ossltest.ClientOptions{Version: v.version, VerifyServer: true})
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		full, err := ossltest.Handshake(client, server, ossltest.Options{})
+		if err != nil {
+			return err
+		}
+		res, err := ossltest.Handshake(client, server, ossltest.Options{Session: full.ClientSession})
+		full.Close()
+		if err != nil {
+			return err
+		}
+		res.Close()
+		st, err := server.Stats()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%-27s mode %-6s full handshake, then resumed=%-5v (server: %d cached, %d hits, %d misses)\n",
+			v.name+":", mode, res.ServerReused, st.Sessions, st.Hits, st.Misses)
+	}
+	return nil
+}

@@ -1,0 +1,30 @@
+package ossl
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import "fmt"
+
+// HeaderVersion is OPENSSL_VERSION_TEXT of the headers this package was
+// compiled against.
+const HeaderVersion = C.OPENSSL_VERSION_TEXT
+
+// OpenSSLVersion returns the version text of the libssl linked at run time
+// (OpenSSL_version(OPENSSL_VERSION)), e.g. "OpenSSL 3.0.19 27 Jan 2026".
+//
+// See https://docs.openssl.org/master/man3/OpenSSL_version/.
+func OpenSSLVersion() string {
+	return C.GoString(C.OpenSSL_version(C.OPENSSL_VERSION))
+}
+
+// OpenSSLVersionNumber returns OpenSSL_version_num() of the linked library.
+func OpenSSLVersionNumber() uint64 { return uint64(C.OpenSSL_version_num()) }
+
+// ReleaseLine returns the linked library's major.minor release line, e.g.
+// "3.0" or "1.1".
+func ReleaseLine() string {
+	n := OpenSSLVersionNumber()
+	return fmt.Sprintf("%d.%d", n>>28, (n>>20)&0xff)
+}
