@@ -92,7 +92,8 @@ libssl=$(ver_of libssl-dev)
 gccver=$(ver_of gcc)
 [[ -n $libssl ]] || { log "libssl-dev is not installed in the rootfs"; exit 1; }
 log "libssl-dev $libssl, gcc $gccver"
-rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/cache/apt/archives/partial/* \
+  "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*.log
 
 log "importing into docker as $image"
 tar -C "$rootfs" --numeric-owner -c . |

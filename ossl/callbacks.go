@@ -168,7 +168,10 @@ type ctxState struct {
 	n       callbackCounters
 }
 
-var stateMu sync.Mutex
+var (
+	stateMu    sync.Mutex
+	liveStates atomic.Int64 // states whose handle libssl has not freed
+)
 
 func lookupCtxState(p *C.SSL_CTX) *ctxState {
 	h := C.go_ctx_get_handle(p)
@@ -199,6 +202,7 @@ func (c *Ctx) state() *ctxState {
 		s.handle.Delete()
 		panic("ossl: SSL_CTX_set_ex_data failed (out of memory)")
 	}
+	liveStates.Add(1)
 	runtime.KeepAlive(c)
 	return s
 }

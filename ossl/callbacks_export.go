@@ -22,6 +22,7 @@ func stateOf(h C.uintptr_t) *ctxState {
 func goCtxStateFree(h C.uintptr_t) {
 	defer func() { _ = recover() }()
 	cgo.Handle(h).Delete()
+	liveStates.Add(-1)
 }
 
 //export goNewSession

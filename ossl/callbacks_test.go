@@ -1,0 +1,449 @@
+package ossl_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/ossl/ossltest"
+	"github.com/osslcache/osslcache/store"
+)
+
+// storeKinds are the shipped server stores, fresh per test.
+var storeKinds = []struct {
+	name string
+	make func() ossl.SessionStore
+}{
+	{"memory", func() ossl.SessionStore { return store.NewMemory(0) }},
+	{"bytes", func() ossl.SessionStore { return store.NewBytes(store.NewMapKV(), store.BytesOptions{}) }},
+}
+
+func setMode(t testing.TB, ctx *ossl.Ctx, m ossl.CacheMode) {
+	_, err := ctx.SetSessionCacheMode(m)
+	require.NoError(t, err)
+}
+
+// TestResumeFromGoStore makes a Go store the server's only cache
+// (SERVER|NO_INTERNAL) and resumes from it, under every variant.
+func TestResumeFromGoStore(t *testing.T) {
+	for _, sk := range storeKinds {
+		for _, v := range allVariants {
+			t.Run(sk.name+"/"+v.name, func(t *testing.T) {
+				server, client := newServer(t, v), newClient(t, v)
+				setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
+				var events []ossl.Event
+				require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: sk.make(), OnEvent: func(e ossl.Event) { events = append(events, e) }}))
+
+				full := handshake(t, client, server, ossltest.Options{})
+				require.False(t, full.ServerReused)
+				cs := server.CallbackStats()
+				if v == tls12Tickets {
+					// A TLS 1.2 session sent as a ticket has no session ID;
+					// ssl_update_cache skips it (no callback, no caching).
+					assert.Zero(t, cs.NewCalls)
+				} else {
+					assert.Positive(t, cs.NewCalls, "the new-session callback ran")
+				}
+				assert.Equal(t, cs.NewCalls, cs.Stored)
+				assert.Equal(t, int64(0), stats(t, server).Sessions, "NO_INTERNAL_STORE kept the internal cache empty")
+
+				res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
+				assert.True(t, res.ServerReused)
+				assert.True(t, res.ClientReused)
+				cs = server.CallbackStats()
+				st := stats(t, server)
+				if v.noTicket {
+					// Session IDs and stateful tickets are looked up.
+					assert.Equal(t, int64(1), cs.GetCalls)
+					assert.Equal(t, int64(1), cs.GetHits)
+					assert.Equal(t, int64(1), st.CallbackHits)
+				} else {
+					// Stateless tickets carry the session: no lookup.
+					assert.Equal(t, int64(0), cs.GetCalls)
+				}
+				assert.Equal(t, int64(1), st.Hits)
+				assert.Empty(t, events)
+			})
+		}
+	}
+}
+
+// TestExternalHitCopiedIntoInternalCache: with the default SERVER mode an
+// external hit is added to the internal cache, unless NO_INTERNAL_STORE.
+func TestExternalHitCopiedIntoInternalCache(t *testing.T) {
+	for _, tt := range []struct {
+		mode       ossl.CacheMode
+		wantCached int64
+	}{
+		{ossl.CacheServer | ossl.CacheNoInternalLookup, 1},
+		{ossl.CacheServer | ossl.CacheNoInternal, 0},
+	} {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			src, server, client := newServer(t, tls12), newServer(t, tls12), newClient(t, tls12)
+			mem := store.NewMemory(0)
+			for _, c := range []*ossl.Ctx{src, server} {
+				setMode(t, c, ossl.CacheServer|ossl.CacheNoInternal)
+				require.NoError(t, c.SetSessionStore(ossl.StoreConfig{Store: mem}))
+			}
+			full := handshake(t, client, src, ossltest.Options{})
+			setMode(t, server, tt.mode)
+			res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
+			require.True(t, res.ServerReused, "resumed on another context sharing the store")
+			assert.Equal(t, tt.wantCached, stats(t, server).Sessions)
+		})
+	}
+}
+
+// TestCallbacksFollowSessionCtxAcrossSNISwitch: an SNI callback moves the
+// connection to another context; libssl keeps using the first context's
+// cache and callbacks, and so does the bridge.
+func TestCallbacksFollowSessionCtxAcrossSNISwitch(t *testing.T) {
+	for _, v := range []variant{tls12, tls13Stateful} {
+		t.Run(v.name, func(t *testing.T) {
+			front, other, client := newServer(t, v), newServer(t, v), newClient(t, v)
+			mem := store.NewMemory(0)
+			setMode(t, front, ossl.CacheServer|ossl.CacheNoInternal)
+			require.NoError(t, front.SetSessionStore(ossl.StoreConfig{Store: mem}))
+			otherStore := store.NewMemory(0)
+			require.NoError(t, other.SetSessionStore(ossl.StoreConfig{Store: otherStore}))
+			var seen atomic.Value
+			require.NoError(t, front.SetServerNameCallback(func(name string) *ossl.Ctx {
+				seen.Store(name)
+				if name == "other.test" {
+					return other
+				}
+				return nil
+			}))
+
+			full := handshake(t, client, front, ossltest.Options{ServerName: "other.test"})
+			assert.Equal(t, "other.test", seen.Load())
+			assert.True(t, full.ServerCtxSwitched, "the SNI callback switched the context")
+			assert.Positive(t, front.CallbackStats().NewCalls, "the first context's new callback ran")
+			assert.Zero(t, other.CallbackStats().NewCalls, "the switched-to context's did not")
+			assert.Positive(t, mem.Len())
+			assert.Zero(t, otherStore.Len())
+
+			res := handshake(t, client, front, ossltest.Options{ServerName: "other.test", Session: full.ClientSession})
+			assert.True(t, res.ServerReused)
+			assert.Equal(t, int64(1), front.CallbackStats().GetHits)
+			assert.Zero(t, other.CallbackStats().GetCalls)
+		})
+	}
+}
+
+// hostileStore returns whatever get says, and fails, stalls or panics on
+// demand.
+type hostileStore struct {
+	inner ossl.SessionStore
+	get   func(ctx context.Context, id []byte) (*ossl.Session, error)
+	put   func(ctx context.Context, s *ossl.Session) error
+	del   func(ctx context.Context, id []byte) error
+}
+
+func (h *hostileStore) Put(ctx context.Context, s *ossl.Session) error {
+	if h.put != nil {
+		return h.put(ctx, s)
+	}
+	return h.inner.Put(ctx, s)
+}
+
+func (h *hostileStore) Get(ctx context.Context, id []byte) (*ossl.Session, error) {
+	if h.get != nil {
+		return h.get(ctx, id)
+	}
+	return h.inner.Get(ctx, id)
+}
+
+func (h *hostileStore) Delete(ctx context.Context, id []byte) error {
+	if h.del != nil {
+		return h.del(ctx, id)
+	}
+	return h.inner.Delete(ctx, id)
+}
+
+// TestBadStoresFallBackToFullHandshakes: whatever a store does, the
+// handshake completes (as a full one) and the event is counted.
+func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
+	// A session made under another id context, and one made by another
+	// connection, to be returned for the wrong lookups.
+	foreignSrv, client := newServer(t, tls12), newClient(t, tls12)
+	require.NoError(t, foreignSrv.SetSessionIDContext([]byte("another-service")))
+	foreign := handshake(t, client, foreignSrv, ossltest.Options{}).ServerSession
+	stranger := handshake(t, client, newServer(t, tls12), ossltest.Options{}).ServerSession
+
+	tests := []struct {
+		name   string
+		get    func(mem *store.Memory) func(ctx context.Context, id []byte) (*ossl.Session, error)
+		count  func(ossl.CallbackStats) int64
+		event  ossl.EventKind
+		noHook bool
+	}{
+		{"error", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			return func(context.Context, []byte) (*ossl.Session, error) { return nil, errors.New("store down") }
+		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventStoreError, false},
+		{"panic", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			return func(context.Context, []byte) (*ossl.Session, error) { panic("boom") }
+		}, func(s ossl.CallbackStats) int64 { return s.Panics }, ossl.EventPanic, false},
+		{"hangs past the timeout", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			return func(context.Context, []byte) (*ossl.Session, error) { time.Sleep(300 * time.Millisecond); return nil, nil }
+		}, func(s ossl.CallbackStats) int64 { return s.Timeouts }, ossl.EventTimeout, false},
+		{"another session", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			return func(context.Context, []byte) (*ossl.Session, error) { return stranger.Ref() }
+		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false},
+		{"other id context", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			return func(_ context.Context, id []byte) (*ossl.Session, error) {
+				d, err := foreign.Dup()
+				if err == nil {
+					err = d.SetID(id)
+				}
+				return d, err
+			}
+		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false},
+		{"expired", func(mem *store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			return func(ctx context.Context, id []byte) (*ossl.Session, error) {
+				s, err := mem.Get(ctx, id)
+				if s == nil || err != nil {
+					return s, err
+				}
+				defer s.Close()
+				d, err := s.Dup()
+				if err == nil {
+					err = d.SetTime(time.Now().Add(-3 * time.Hour))
+				}
+				return d, err
+			}
+		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false},
+		{"panicking hook too", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			return func(context.Context, []byte) (*ossl.Session, error) { return nil, errors.New("down") }
+		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventStoreError, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			server := newServer(t, tls12)
+			setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
+			mem := store.NewMemory(0)
+			var events []ossl.Event
+			hook := func(e ossl.Event) { events = append(events, e) }
+			if tt.noHook {
+				hook = func(e ossl.Event) { events = append(events, e); panic("hook panics") }
+			}
+			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{
+				Store:         &hostileStore{inner: mem, get: tt.get(mem)},
+				LookupTimeout: 20 * time.Millisecond,
+				OnEvent:       hook,
+			}))
+			full := handshake(t, client, server, ossltest.Options{})
+			res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
+			assert.False(t, res.ServerReused, "fell back to a full handshake")
+			assert.False(t, res.ClientReused)
+			cs := server.CallbackStats()
+			assert.Equal(t, int64(1), tt.count(cs), "%+v", cs)
+			assert.Zero(t, cs.GetHits)
+			require.Len(t, events, 1)
+			assert.Equal(t, tt.event, events[0].Kind)
+			assert.Equal(t, "get", events[0].Op)
+			assert.NotNil(t, events[0].Err)
+			// The next full handshake stored a fresh session; resuming it
+			// from a healthy store works again.
+			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
+			again := handshake(t, client, server, ossltest.Options{Session: res.ClientSession})
+			assert.True(t, again.ServerReused)
+		})
+	}
+}
+
+func TestPutAndDeleteFailuresAreCounted(t *testing.T) {
+	server, client := newServer(t, tls12), newClient(t, tls12)
+	var events []ossl.Event
+	var mu sync.Mutex
+	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{
+		Store: &hostileStore{
+			put: func(context.Context, *ossl.Session) error { panic("put panics") },
+			get: func(context.Context, []byte) (*ossl.Session, error) { return nil, nil },
+			del: func(context.Context, []byte) error { return errors.New("delete fails") },
+		},
+		OnEvent: func(e ossl.Event) { mu.Lock(); events = append(events, e); mu.Unlock() },
+	}))
+	r := handshake(t, client, server, ossltest.Options{})
+	removed, err := server.RemoveSession(r.ServerSession)
+	require.NoError(t, err)
+	assert.True(t, removed)
+	cs := server.CallbackStats()
+	assert.Equal(t, int64(1), cs.NewCalls)
+	assert.Equal(t, int64(0), cs.Stored)
+	assert.Equal(t, int64(1), cs.Panics)
+	assert.Equal(t, int64(1), cs.RemoveCalls)
+	assert.Equal(t, int64(1), cs.RemoveErrors)
+	require.Len(t, events, 2)
+	assert.Equal(t, ossl.EventPanic, events[0].Kind)
+	assert.Equal(t, "put", events[0].Op)
+	assert.Equal(t, ossl.EventStoreError, events[1].Kind)
+	assert.Equal(t, "delete", events[1].Op)
+}
+
+// TestCallbackSubsets installs each mix of the three callbacks.
+func TestCallbackSubsets(t *testing.T) {
+	for _, set := range []ossl.CallbackSet{ossl.CallbackNew, ossl.CallbackGet, ossl.CallbackRemove, ossl.CallbackNew | ossl.CallbackGet, ossl.CallbackAll} {
+		t.Run("", func(t *testing.T) {
+			server, client := newServer(t, tls12), newClient(t, tls12)
+			mem := store.NewMemory(0)
+			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem, Callbacks: set}))
+			setMode(t, server, ossl.CacheServer|ossl.CacheNoInternalLookup)
+			r := handshake(t, client, server, ossltest.Options{})
+			if set&ossl.CallbackNew == 0 {
+				// Seed the store by hand so Get has something to find.
+				require.NoError(t, mem.Put(context.Background(), r.ServerSession))
+			}
+			res := handshake(t, client, server, ossltest.Options{Session: r.ClientSession})
+			_, err := server.RemoveSession(res.ServerSession)
+			require.NoError(t, err)
+			cs := server.CallbackStats()
+			assert.Equal(t, set&ossl.CallbackNew != 0, cs.NewCalls > 0, "new")
+			assert.Equal(t, set&ossl.CallbackGet != 0, cs.GetCalls > 0, "get")
+			assert.Equal(t, set&ossl.CallbackGet != 0, res.ServerReused, "resumed only through get (internal lookups are off)")
+			assert.Equal(t, set&ossl.CallbackRemove != 0, cs.RemoveCalls > 0, "remove")
+		})
+	}
+}
+
+// TestReplaceAndRemoveStore: replacing a store switches callbacks over,
+// removing it uninstalls them, and the Go state is freed with the context.
+func TestReplaceAndRemoveStore(t *testing.T) {
+	before := ossl.LiveCtxStates()
+	server, client := newServer(t, tls12), newClient(t, tls12)
+	setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
+	a, b := store.NewMemory(0), store.NewMemory(0)
+	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: a}))
+	handshake(t, client, server, ossltest.Options{})
+	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: b}))
+	handshake(t, client, server, ossltest.Options{})
+	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{}))
+	handshake(t, client, server, ossltest.Options{})
+	assert.Equal(t, 1, a.Len())
+	assert.Equal(t, 1, b.Len())
+	assert.Equal(t, int64(2), server.CallbackStats().NewCalls)
+	assert.Equal(t, before+1, ossl.LiveCtxStates())
+	require.NoError(t, server.Close())
+	assert.Equal(t, before, ossl.LiveCtxStates(), "the ex_data free callback released the handle")
+}
+
+// TestCtxFreeDoesNotEmptySharedStore: SSL_CTX_free runs the remove callback
+// for every cached session; the bridge does not forward those deletes.
+func TestCtxFreeDoesNotEmptySharedStore(t *testing.T) {
+	server, client := newServer(t, tls12), newClient(t, tls12)
+	mem := store.NewMemory(0)
+	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
+	handshake(t, client, server, ossltest.Options{})
+	require.Equal(t, int64(1), stats(t, server).Sessions)
+	require.NoError(t, server.Close())
+	assert.Equal(t, 1, mem.Len(), "the shared store kept the session")
+}
+
+// TestWrappedCtxStateFreedByOwner: a wrapped context's state is freed when
+// its owner frees the SSL_CTX, not when the wrapper is closed.
+func TestWrappedCtxStateFreedByOwner(t *testing.T) {
+	before := ossl.LiveCtxStates()
+	owner, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleServer})
+	require.NoError(t, err)
+	w, err := ossl.WrapCtx(owner.Ptr())
+	require.NoError(t, err)
+	require.NoError(t, w.SetSessionStore(ossl.StoreConfig{Store: store.NewMemory(0)}))
+	require.NoError(t, w.Close())
+	assert.Equal(t, before+1, ossl.LiveCtxStates())
+	require.NoError(t, owner.Close())
+	assert.Equal(t, before, ossl.LiveCtxStates())
+}
+
+// TestClientSessionCache resumes through a Go client cache keyed by server,
+// with the client's internal cache off.
+func TestClientSessionCache(t *testing.T) {
+	for _, v := range allVariants {
+		t.Run(v.name, func(t *testing.T) {
+			server, client := newServer(t, v), newClient(t, v)
+			setMode(t, client, ossl.CacheClient|ossl.CacheNoInternalStore)
+			cache := store.NewClientLRU(8)
+			require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: cache}))
+			key := ossl.ClientSessionKey("localhost", 443)
+			assert.Equal(t, "localhost:443", key)
+
+			first := handshake(t, client, server, ossltest.Options{CacheKey: key})
+			assert.False(t, first.Offered)
+			assert.Equal(t, 1, cache.Len())
+			assert.Equal(t, int64(0), stats(t, client).Sessions)
+			second := handshake(t, client, server, ossltest.Options{CacheKey: key})
+			assert.True(t, second.Offered, "the next connection offered the cached session")
+			assert.True(t, second.ClientReused)
+			assert.True(t, second.ServerReused)
+			other := handshake(t, client, server, ossltest.Options{CacheKey: ossl.ClientSessionKey("localhost", 8443)})
+			assert.False(t, other.Offered, "another port is another server")
+			assert.Positive(t, client.CallbackStats().ClientPuts)
+		})
+	}
+}
+
+func TestUseClientSessionCacheWithoutCache(t *testing.T) {
+	client := newClient(t, tls13)
+	c, err := client.NewConn()
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.UseClientSessionCache("x:1")
+	assert.ErrorContains(t, err, "no ClientSessionCache")
+}
+
+// TestConcurrentHandshakesWithGoStore runs handshakes from many goroutines
+// on one server context, with the garbage collector running finalizers in
+// between.
+func TestConcurrentHandshakesWithGoStore(t *testing.T) {
+	for _, sk := range storeKinds {
+		t.Run(sk.name, func(t *testing.T) {
+			server := newServer(t, tls12)
+			setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
+			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: sk.make()}))
+			const workers, rounds = 8, 40
+			var resumed atomic.Int64
+			var wg sync.WaitGroup
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					client := newClient(t, tls12)
+					var sess *ossl.Session
+					for i := range rounds {
+						r, err := ossltest.Handshake(client, server, ossltest.Options{Session: sess})
+						if !assert.NoError(t, err) {
+							return
+						}
+						if r.ServerReused {
+							resumed.Add(1)
+						}
+						sess.Close()
+						sess = r.ClientSession
+						r.ServerSession.Close()
+						if i%10 == 0 {
+							runtime.GC()
+						}
+					}
+					sess.Close()
+				}()
+			}
+			wg.Wait()
+			assert.Equal(t, int64(workers*(rounds-1)), resumed.Load())
+			cs := server.CallbackStats()
+			assert.Equal(t, int64(workers*(rounds-1)), cs.GetHits)
+			assert.Zero(t, cs.Panics+cs.GetErrors+cs.Rejected+cs.Timeouts)
+		})
+	}
+}
+
+func TestCallbackCrossingCost(t *testing.T) {
+	assert.Positive(t, ossl.CallbackCrossingCost(1000))
+	assert.Zero(t, ossl.CallbackCrossingCost(0))
+}

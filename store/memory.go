@@ -1,0 +1,162 @@
+package store
+
+import (
+	"container/list"
+	"context"
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/osslcache/osslcache/ossl"
+)
+
+const memoryShards = 32
+
+// Memory is an in-process ossl.SessionStore of native sessions: each entry
+// is a private SSL_SESSION copy, handed to libssl by reference (no DER
+// round trip). It holds at most its capacity (the least recently used entry
+// goes first), drops entries at their expiry, and spreads entries over
+// shards so concurrent handshakes rarely contend. Safe for concurrent use.
+type Memory struct {
+	seed     maphash.Seed
+	perShard int
+	now      func() time.Time
+	shards   [memoryShards]memoryShard
+}
+
+type memoryShard struct {
+	mu  sync.Mutex
+	m   map[string]*list.Element
+	lru list.List // front: most recently used *memoryEntry
+}
+
+type memoryEntry struct {
+	key     string
+	sess    *ossl.Session
+	expires time.Time
+}
+
+// NewMemory returns a store holding at most capacity sessions (rounded up
+// to a multiple of its shard count; capacity <= 0 means 20480, libssl's own
+// default).
+func NewMemory(capacity int) *Memory {
+	if capacity <= 0 {
+		capacity = 20480
+	}
+	m := &Memory{seed: maphash.MakeSeed(), perShard: (capacity + memoryShards - 1) / memoryShards, now: time.Now}
+	for i := range m.shards {
+		m.shards[i].m = make(map[string]*list.Element)
+	}
+	return m
+}
+
+func (m *Memory) shard(id []byte) *memoryShard {
+	return &m.shards[maphash.Bytes(m.seed, id)%memoryShards]
+}
+
+// NeverBlocks marks Memory as an ossl.InlineStore.
+func (m *Memory) NeverBlocks() {}
+
+// Put keeps a private copy of sess until its expiry.
+func (m *Memory) Put(_ context.Context, sess *ossl.Session) error {
+	id := sess.ID()
+	if len(id) == 0 {
+		return errNoID
+	}
+	expires := sess.Expires()
+	if !expires.After(m.now()) {
+		return nil
+	}
+	cp, err := sess.Dup()
+	if err != nil {
+		return err
+	}
+	s := m.shard(id)
+	var evicted []*ossl.Session
+	s.mu.Lock()
+	if el, ok := s.m[string(id)]; ok {
+		evicted = append(evicted, s.remove(el))
+	}
+	s.m[string(id)] = s.lru.PushFront(&memoryEntry{key: string(id), sess: cp, expires: expires})
+	for s.lru.Len() > m.perShard {
+		evicted = append(evicted, s.remove(s.lru.Back()))
+	}
+	s.mu.Unlock()
+	for _, e := range evicted {
+		e.Close()
+	}
+	return nil
+}
+
+func (s *memoryShard) remove(el *list.Element) *ossl.Session {
+	e := el.Value.(*memoryEntry)
+	s.lru.Remove(el)
+	delete(s.m, e.key)
+	return e.sess
+}
+
+// Get returns a new reference to the session stored under id, or nil.
+func (m *Memory) Get(_ context.Context, id []byte) (*ossl.Session, error) {
+	s := m.shard(id)
+	s.mu.Lock()
+	el, ok := s.m[string(id)]
+	if !ok {
+		s.mu.Unlock()
+		return nil, nil
+	}
+	e := el.Value.(*memoryEntry)
+	if !e.expires.After(m.now()) {
+		old := s.remove(el)
+		s.mu.Unlock()
+		old.Close()
+		return nil, nil
+	}
+	s.lru.MoveToFront(el)
+	ref, err := e.sess.Ref()
+	s.mu.Unlock()
+	return ref, err
+}
+
+// Delete drops the session stored under id.
+func (m *Memory) Delete(_ context.Context, id []byte) error {
+	s := m.shard(id)
+	s.mu.Lock()
+	var old *ossl.Session
+	if el, ok := s.m[string(id)]; ok {
+		old = s.remove(el)
+	}
+	s.mu.Unlock()
+	old.Close()
+	return nil
+}
+
+// Len returns the number of sessions held (expired ones included until they
+// are looked up or evicted).
+func (m *Memory) Len() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		n += s.lru.Len()
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Close releases every session held. The store stays usable.
+func (m *Memory) Close() {
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		var old []*ossl.Session
+		for el := s.lru.Front(); el != nil; el = el.Next() {
+			old = append(old, el.Value.(*memoryEntry).sess)
+		}
+		s.lru.Init()
+		clear(s.m)
+		s.mu.Unlock()
+		for _, o := range old {
+			o.Close()
+		}
+	}
+}
