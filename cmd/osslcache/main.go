@@ -14,8 +14,12 @@ type command struct {
 	run     func(args []string, stdout, stderr io.Writer) int
 }
 
-var commands = map[string]command{
-	"demo": {"print the linked OpenSSL version and resume a session in memory", runDemo},
+// commands maps each subcommand to its implementation; each lives in its
+// own file and registers itself here from init.
+var commands = map[string]command{}
+
+func init() {
+	commands["demo"] = command{"print the linked OpenSSL version and resume a session in memory", runDemo}
 }
 
 func usage(w io.Writer) {
