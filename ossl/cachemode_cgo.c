@@ -184,6 +184,28 @@ int go_set_tlsext_host_name(SSL *ssl, const char *name) {
 	return (int)SSL_set_tlsext_host_name(ssl, name);
 }
 
+// go_session_check says why libssl must not be handed s for a lookup of id
+// made under sid_ctx at time now, in one call: 0 fine, 1 another session's
+// ID, 2 expired, 3 not resumable, 4 another id context (checked only when
+// check_sid is set).
+int go_session_check(const SSL_SESSION *s, const unsigned char *id, unsigned int id_len,
+                     const unsigned char *sid_ctx, unsigned int sid_len, int check_sid, int64_t now) {
+	unsigned int n;
+	const unsigned char *sid = SSL_SESSION_get_id(s, &n);
+	if (n != id_len || memcmp(sid, id, n) != 0)
+		return 1;
+	if (go_session_get_time(s) + (int64_t)SSL_SESSION_get_timeout(s) <= now)
+		return 2;
+	if (!SSL_SESSION_is_resumable(s))
+		return 3;
+	if (check_sid) {
+		const unsigned char *c = SSL_SESSION_get0_id_context(s, &n);
+		if (n != sid_len || (n > 0 && memcmp(c, sid_ctx, n) != 0))
+			return 4;
+	}
+	return 0;
+}
+
 int go_session_up_ref(SSL_SESSION *s) { return SSL_SESSION_up_ref(s); }
 
 int go_session_set1_id(SSL_SESSION *s, const unsigned char *id, unsigned int len) {

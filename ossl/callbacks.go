@@ -6,7 +6,6 @@ package ossl
 import "C"
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,12 +51,19 @@ type SessionStore interface {
 	Delete(ctx context.Context, id []byte) error
 }
 
-// InlineStore is implemented by stores whose methods never block (an
-// in-memory map, say). The bridge calls them directly on the handshake's
-// thread instead of through a goroutine guarded by the lookup timeout.
+// InlineStore is implemented by stores that can tell whether their methods
+// never block (an in-memory map, say). The bridge calls a store whose
+// NeverBlocks reports true directly on the handshake's thread; any other
+// store runs on a goroutine abandoned at the lookup timeout, which costs a
+// thread handoff per call.
 type InlineStore interface {
 	SessionStore
-	NeverBlocks()
+	NeverBlocks() bool
+}
+
+func isInline(s SessionStore) bool {
+	i, ok := s.(InlineStore)
+	return ok && i.NeverBlocks()
 }
 
 // CallbackSet selects which of libssl's session callbacks to install.
@@ -119,6 +125,7 @@ type Event struct {
 type LookupInfo struct {
 	// SessionIDContext of the context serving the connection, as set
 	// through Ctx.SetSessionIDContext (nil if set elsewhere or unset).
+	// Read-only: it is shared by every call.
 	SessionIDContext []byte
 	// ServerName is the SNI host name the client sent, if any.
 	ServerName string
@@ -161,7 +168,7 @@ type callbackCounters struct {
 type ctxState struct {
 	handle  cgo.Handle
 	closing atomic.Bool
-	sidCtx  atomic.Value // string
+	sidCtx  atomic.Pointer[[]byte] // immutable once stored
 	store   atomic.Pointer[StoreConfig]
 	client  atomic.Pointer[ClientCacheConfig]
 	sni     atomic.Pointer[func(string) *Ctx]
@@ -422,8 +429,15 @@ var errAbandonedCall = errors.New("ossl: store call abandoned at the lookup time
 // goroutine that is abandoned at the lookup timeout. A panic in f becomes an
 // error. done, if set, runs once f has returned, whenever that is.
 func call[T any](st *ctxState, cfg *StoreConfig, op string, id []byte, info LookupInfo, f func(context.Context) (T, error), done func(T)) (T, error) {
-	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), lookupInfoKey{}, info), cfg.LookupTimeout)
-	defer cancel()
+	ctx := context.WithValue(context.Background(), lookupInfoKey{}, info)
+	inline := isInline(cfg.Store)
+	if !inline {
+		// An inline store never blocks; only the others need a deadline
+		// (and its timer).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.LookupTimeout)
+		defer cancel()
+	}
 	type result struct {
 		v   T
 		err error
@@ -438,7 +452,7 @@ func call[T any](st *ctxState, cfg *StoreConfig, op string, id []byte, info Look
 		r.v, r.err = f(ctx)
 		return r
 	}
-	if _, ok := cfg.Store.(InlineStore); ok {
+	if inline {
 		r := run()
 		if done != nil {
 			done(r.v)
@@ -494,10 +508,7 @@ func (st *ctxState) classify(cfg *StoreConfig, op string, id []byte, err error, 
 }
 
 func (st *ctxState) lookupInfo(ssl *C.SSL) LookupInfo {
-	li := LookupInfo{}
-	if v, _ := st.sidCtx.Load().(string); v != "" {
-		li.SessionIDContext = []byte(v)
-	}
+	li := LookupInfo{SessionIDContext: st.sessionIDContext()}
 	if n := C.SSL_get_servername(ssl, C.TLSEXT_NAMETYPE_host_name); n != nil {
 		li.ServerName = C.GoString(n)
 	}
@@ -525,7 +536,7 @@ func (st *ctxState) onNewSession(ssl *C.SSL, sp *C.SSL_SESSION) {
 	defer sess.ptr.Store(nil) // the loan ends with the callback
 	id := sess.ID()
 	arg := sess
-	if _, inline := cfg.Store.(InlineStore); !inline {
+	if !isInline(cfg.Store) {
 		// The call may outlive the callback: give it its own reference.
 		arg, _ = sess.Ref()
 	}
@@ -614,21 +625,27 @@ func (st *ctxState) reject(cfg *StoreConfig, id []byte, err error) {
 
 // checkLookedUp refuses a session a store returned for id that libssl must
 // not resume: another session's, expired, not resumable, or made under
-// another session id context (when the context's one is known).
+// another session id context (when the context's one is known). The checks
+// run in one C call; the error is built only on refusal.
 func checkLookedUp(sess *Session, id, sidCtx []byte, now time.Time) error {
-	if got := sess.ID(); !bytes.Equal(got, id) {
-		return fmt.Errorf("ossl: store returned session %x for ID %x", got, id)
+	p, err := sess.use()
+	if err != nil {
+		return err
 	}
-	if !sess.Expires().After(now) {
+	code := C.go_session_check(p, cBytes(id), C.uint(len(id)), cBytes(sidCtx), C.uint(len(sidCtx)), b2i(sidCtx != nil), C.int64_t(now.Unix()))
+	runtime.KeepAlive(sess)
+	switch code {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("ossl: store returned session %x for ID %x", sess.ID(), id)
+	case 2:
 		return fmt.Errorf("ossl: store returned a session that expired at %v", sess.Expires().UTC())
-	}
-	if !sess.IsResumable() {
+	case 3:
 		return errors.New("ossl: store returned a session that is not resumable")
-	}
-	if sidCtx != nil && !bytes.Equal(sess.IDContext(), sidCtx) {
+	default:
 		return fmt.Errorf("ossl: store returned a session of id context %q, not %q", sess.IDContext(), sidCtx)
 	}
-	return nil
 }
 
 func (st *ctxState) onRemoveSession(sp *C.SSL_SESSION) {
@@ -645,7 +662,7 @@ func (st *ctxState) onRemoveSession(sp *C.SSL_SESSION) {
 	}
 	st.n.removeCalls.Add(1)
 	id := borrowed(sp).ID()
-	_, err := call(st, cfg, "delete", id, LookupInfo{SessionIDContext: []byte(st.sidCtxString())}, func(ctx context.Context) (struct{}, error) {
+	_, err := call(st, cfg, "delete", id, LookupInfo{SessionIDContext: st.sessionIDContext()}, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, cfg.Store.Delete(ctx, id)
 	}, nil)
 	if err != nil {
@@ -653,9 +670,13 @@ func (st *ctxState) onRemoveSession(sp *C.SSL_SESSION) {
 	}
 }
 
-func (st *ctxState) sidCtxString() string {
-	v, _ := st.sidCtx.Load().(string)
-	return v
+// sessionIDContext returns the id context set through SetSessionIDContext,
+// shared and read-only, or nil.
+func (st *ctxState) sessionIDContext() []byte {
+	if p := st.sidCtx.Load(); p != nil && len(*p) > 0 {
+		return *p
+	}
+	return nil
 }
 
 func (st *ctxState) onServerName(ssl *C.SSL) *C.SSL_CTX {

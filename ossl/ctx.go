@@ -244,7 +244,8 @@ func (c *Ctx) SetSessionIDContext(sidCtx []byte) error {
 		return C.SSL_CTX_set_session_id_context(p, cBytes(sidCtx), C.uint(len(sidCtx))) == 1
 	})
 	if err == nil {
-		c.state().sidCtx.Store(string(sidCtx))
+		v := append([]byte(nil), sidCtx...)
+		c.state().sidCtx.Store(&v)
 	}
 	return err
 }
@@ -258,8 +259,8 @@ func (c *Ctx) SessionIDContext() []byte {
 		return nil
 	}
 	if s := lookupCtxState(p); s != nil {
-		if v, _ := s.sidCtx.Load().(string); v != "" {
-			return []byte(v)
+		if v := s.sessionIDContext(); v != nil {
+			return append([]byte(nil), v...)
 		}
 	}
 	return nil

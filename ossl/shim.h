@@ -73,6 +73,8 @@ SSL_CTX *go_ssl_session_ctx(SSL *ssl);
 int go_ssl_set_cache_key(SSL *ssl, const char *key);
 const char *go_ssl_get_cache_key(SSL *ssl);
 void go_bench_callback(uintptr_t h, int n);
+int go_session_check(const SSL_SESSION *s, const unsigned char *id, unsigned int id_len,
+                     const unsigned char *sid_ctx, unsigned int sid_len, int check_sid, int64_t now);
 int go_session_up_ref(SSL_SESSION *s);
 int go_session_set1_id(SSL_SESSION *s, const unsigned char *id, unsigned int len);
 

@@ -46,7 +46,8 @@ type BytesOptions struct {
 	MaxBlobSize int
 }
 
-// Bytes adapts a KV to ossl.SessionStore: sessions are stored in DER
+// Bytes adapts a KV to ossl.SessionStore (an ossl.InlineStore that never
+// blocks when its KV says so): sessions are stored in DER
 // (i2d_SSL_SESSION) under a Key built from the looking-up context's session
 // id context and the session ID, and decoded on Get. Anything a KV returns
 // that does not decode is an error (the handshake goes on as a full one).
@@ -101,6 +102,13 @@ func (b *Bytes) Get(ctx context.Context, id []byte) (*ossl.Session, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBlobTooLarge, len(blob), b.maxBlob)
 	}
 	return ossl.UnmarshalSession(blob)
+}
+
+// NeverBlocks reports whether the KV never blocks (it has a
+// NeverBlocks() bool method returning true, as MapKV does).
+func (b *Bytes) NeverBlocks() bool {
+	nb, ok := b.kv.(interface{ NeverBlocks() bool })
+	return ok && nb.NeverBlocks()
 }
 
 // Delete removes the session stored under id.

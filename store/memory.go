@@ -13,8 +13,8 @@ import (
 const memoryShards = 32
 
 // Memory is an in-process ossl.SessionStore of native sessions: each entry
-// is a private SSL_SESSION copy, handed to libssl by reference (no DER
-// round trip). It holds at most its capacity (the least recently used entry
+// is a reference to the SSL_SESSION libssl made, handed back to libssl by
+// reference (no DER round trip, no copy). It holds at most its capacity (the least recently used entry
 // goes first), drops entries at their expiry, and spreads entries over
 // shards so concurrent handshakes rarely contend. Safe for concurrent use.
 type Memory struct {
@@ -54,10 +54,13 @@ func (m *Memory) shard(id []byte) *memoryShard {
 	return &m.shards[maphash.Bytes(m.seed, id)%memoryShards]
 }
 
-// NeverBlocks marks Memory as an ossl.InlineStore.
-func (m *Memory) NeverBlocks() {}
+// NeverBlocks reports true: Memory is an ossl.InlineStore.
+func (m *Memory) NeverBlocks() bool { return true }
 
-// Put keeps a private copy of sess until its expiry.
+// Put keeps a reference to sess until its expiry. The object stays shared
+// with libssl, so a session libssl invalidates (not_resumable after a fatal
+// alert) is refused on lookup rather than resumed; the bridge copies it
+// before libssl may insert it into an internal cache.
 func (m *Memory) Put(_ context.Context, sess *ossl.Session) error {
 	id := sess.ID()
 	if len(id) == 0 {
@@ -67,7 +70,7 @@ func (m *Memory) Put(_ context.Context, sess *ossl.Session) error {
 	if !expires.After(m.now()) {
 		return nil
 	}
-	cp, err := sess.Dup()
+	cp, err := sess.Ref()
 	if err != nil {
 		return err
 	}
