@@ -193,7 +193,10 @@ func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
 			return func(context.Context, []byte) (*ossl.Session, error) { panic("boom") }
 		}, func(s ossl.CallbackStats) int64 { return s.Panics }, ossl.EventPanic, false},
 		{"hangs past the timeout", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
-			return func(context.Context, []byte) (*ossl.Session, error) { time.Sleep(300 * time.Millisecond); return nil, nil }
+			return func(context.Context, []byte) (*ossl.Session, error) {
+				time.Sleep(300 * time.Millisecond)
+				return nil, nil
+			}
 		}, func(s ossl.CallbackStats) int64 { return s.Timeouts }, ossl.EventTimeout, false},
 		{"another session", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(context.Context, []byte) (*ossl.Session, error) { return stranger.Ref() }

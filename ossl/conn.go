@@ -8,7 +8,7 @@ import "C"
 import (
 	"fmt"
 	"runtime"
-		"time"
+	"time"
 	"unsafe"
 )
 

@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-		"time"
+	"time"
 	"unsafe"
 )
 
@@ -209,10 +209,10 @@ type VerifyMode int
 
 // Verification modes.
 const (
-	VerifyNone              VerifyMode = C.SSL_VERIFY_NONE
-	VerifyPeer              VerifyMode = C.SSL_VERIFY_PEER
-	VerifyFailIfNoPeerCert  VerifyMode = C.SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-	VerifyClientOnce        VerifyMode = C.SSL_VERIFY_CLIENT_ONCE
+	VerifyNone             VerifyMode = C.SSL_VERIFY_NONE
+	VerifyPeer             VerifyMode = C.SSL_VERIFY_PEER
+	VerifyFailIfNoPeerCert VerifyMode = C.SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+	VerifyClientOnce       VerifyMode = C.SSL_VERIFY_CLIENT_ONCE
 	VerifyRequirePeerCert             = VerifyPeer | VerifyFailIfNoPeerCert
 )
 

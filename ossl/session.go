@@ -7,7 +7,7 @@ import "C"
 
 import (
 	"runtime"
-		"time"
+	"time"
 	"unsafe"
 )
 
