@@ -36,14 +36,24 @@ type memoryEntry struct {
 	expires time.Time
 }
 
+// MemoryOption configures NewMemory.
+type MemoryOption func(*Memory)
+
+// WithClock makes the store read the time from now instead of time.Now
+// (for tests that move time on without sleeping).
+func WithClock(now func() time.Time) MemoryOption { return func(m *Memory) { m.now = now } }
+
 // NewMemory returns a store holding at most capacity sessions (rounded up
 // to a multiple of its shard count; capacity <= 0 means 20480, libssl's own
 // default).
-func NewMemory(capacity int) *Memory {
+func NewMemory(capacity int, opts ...MemoryOption) *Memory {
 	if capacity <= 0 {
 		capacity = 20480
 	}
 	m := &Memory{seed: maphash.MakeSeed(), perShard: (capacity + memoryShards - 1) / memoryShards, now: time.Now}
+	for _, o := range opts {
+		o(m)
+	}
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]*list.Element)
 	}

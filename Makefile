@@ -1,0 +1,51 @@
+# osslcache: Go bindings of libssl's session cache, and a conformance suite.
+# `make conform` is the main job, `make test` the tests; both install what
+# is missing first (scripts/setup.sh).
+
+GO       ?= go
+VERSIONS ?= 1.1.1 3.0 3.5 3.6
+PKGS     := ./...
+
+.PHONY: setup conform test vet leakcheck bench conformance-matrix ci clean
+
+setup:
+	@bash scripts/setup.sh
+
+## conform: run the conformance suite against the linked libssl (main job)
+conform: setup
+	$(GO) run ./cmd/osslcache conform
+
+## test: every test, with the race detector
+test: setup
+	OSSLCACHE_REQUIRE_REDIS=$${OSSLCACHE_REQUIRE_REDIS:-1} $(GO) test -race -count=1 $(PKGS)
+
+## vet: go vet and gofmt
+vet:
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags ossl_memdebug ./ossl/
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## leakcheck: AddressSanitizer plus OpenSSL heap-block counting over
+## thousands of handshakes; first proves the check fails on a planted leak.
+leakcheck: setup
+	@echo "leakcheck: the canary must fail"
+	@if OSSLCACHE_LEAK_CANARY=1 $(GO) test -tags ossl_memdebug -count=1 -run 'TestLeakCanary' ./ossl/ >/tmp/osslcache-canary.log 2>&1; then \
+		echo "leakcheck: the planted leak was not detected"; cat /tmp/osslcache-canary.log; exit 1; \
+	else grep -q "OpenSSL heap blocks leaked" /tmp/osslcache-canary.log && echo "leakcheck: planted leak detected, as it must be"; fi
+	OSSLCACHE_HANDSHAKES=4000 $(GO) test -asan -tags ossl_memdebug -count=1 -v -run 'TestManyHandshakes|TestBadStores|TestConcurrent|TestClientSessionCache|TestCallbacksFollow' ./ossl/ | grep -E '^(=== RUN|--- FAIL|ok|FAIL|PASS)|heap blocks' | grep -v '=== RUN'
+	$(GO) test -asan -count=1 ./store/
+	$(GO) test -gcflags=all=-d=checkptr -count=3 ./ossl/ ./store/
+
+## bench: resumed handshakes, internal cache vs Go stores, side by side
+bench: setup
+	$(GO) run ./cmd/osslcache bench
+
+## conformance-matrix: the suite in Docker for each OpenSSL release line
+conformance-matrix: setup
+	bash docker/matrix.sh $(VERSIONS)
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf out/
