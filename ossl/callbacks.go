@@ -139,21 +139,24 @@ func LookupInfoFrom(ctx context.Context) (LookupInfo, bool) {
 	return li, ok
 }
 
-// CallbackStats counts what the session callbacks did on one context.
+// CallbackStats counts what the session callbacks did on one context. Each
+// call ends in one outcome: NewCalls = Stored + StoreErrors, GetCalls =
+// GetHits + GetMisses + GetErrors + Rejected, RemoveCalls = deletes done +
+// RemoveErrors. Timeouts and Panics count across operations.
 type CallbackStats struct {
 	NewCalls      int64 // server new-session callbacks
 	Stored        int64 // sessions the store accepted
-	StoreErrors   int64 // Put errors
+	StoreErrors   int64 // Puts that failed (error, timeout or panic)
 	GetCalls      int64
 	GetHits       int64 // sessions handed to libssl
 	GetMisses     int64 // store had nothing
-	GetErrors     int64 // Get errors
-	Timeouts      int64 // store calls abandoned at the lookup timeout
+	GetErrors     int64 // Gets that failed (error, timeout or panic)
 	Rejected      int64 // sessions refused: wrong ID, expired, other id context, not resumable
 	RemoveCalls   int64
-	RemoveErrors  int64
+	RemoveErrors  int64 // Deletes that failed (error, timeout or panic)
 	RemoveSkipped int64 // removes not forwarded because the context was being freed
 	ClientPuts    int64 // client sessions handed to a ClientSessionCache
+	Timeouts      int64 // store calls abandoned at the lookup timeout
 	Panics        int64 // panics recovered in user code
 }
 
@@ -491,8 +494,11 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("ossl: store %s panicked: %v", e.op, e.v) }
 
-// classify counts a store error and reports it.
+// classify counts a failed store call in its operation's error counter
+// (and timeouts in Timeouts; panics were counted where recovered) and
+// reports it.
 func (st *ctxState) classify(cfg *StoreConfig, op string, id []byte, err error, errCounter *atomic.Int64) {
+	errCounter.Add(1)
 	kind := EventStoreError
 	var pe *panicError
 	switch {
@@ -501,8 +507,6 @@ func (st *ctxState) classify(cfg *StoreConfig, op string, id []byte, err error, 
 		st.n.timeouts.Add(1)
 	case errors.As(err, &pe):
 		kind = EventPanic
-	default:
-		errCounter.Add(1)
 	}
 	st.report(cfg.OnEvent, Event{Kind: kind, Op: op, SessionID: id, Err: err})
 }

@@ -9,9 +9,10 @@ import (
 // MapKV is an in-memory KV: a map behind a mutex, for tests, benchmarks
 // and single-process use of Bytes.
 type MapKV struct {
-	mu  sync.Mutex
-	m   map[string]mapEntry
-	now func() time.Time
+	mu       sync.Mutex
+	m        map[string]mapEntry
+	now      func() time.Time
+	capacity int
 }
 
 type mapEntry struct {
@@ -19,8 +20,15 @@ type mapEntry struct {
 	expires time.Time
 }
 
-// NewMapKV returns an empty MapKV.
-func NewMapKV() *MapKV { return &MapKV{m: make(map[string]mapEntry), now: time.Now} }
+// NewMapKV returns an empty MapKV holding at most capacity entries (no
+// bound if capacity <= 0); past it, Put drops an arbitrary entry.
+func NewMapKV(capacity ...int) *MapKV {
+	kv := &MapKV{m: make(map[string]mapEntry), now: time.Now}
+	if len(capacity) > 0 {
+		kv.capacity = capacity[0]
+	}
+	return kv
+}
 
 // NeverBlocks reports true: MapKV calls never wait on anything but a
 // short-held mutex.
@@ -45,7 +53,14 @@ func (m *MapKV) Get(_ context.Context, k Key) ([]byte, error) {
 func (m *MapKV) Put(_ context.Context, k Key, v []byte, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.m[k.String()] = mapEntry{v: append([]byte(nil), v...), expires: expires}
+	key := k.String()
+	if _, ok := m.m[key]; !ok && m.capacity > 0 && len(m.m) >= m.capacity {
+		for old := range m.m { // map order is random: an arbitrary victim
+			delete(m.m, old)
+			break
+		}
+	}
+	m.m[key] = mapEntry{v: append([]byte(nil), v...), expires: expires}
 	return nil
 }
 

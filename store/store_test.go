@@ -175,6 +175,17 @@ func TestBytesRefusesBadBlobs(t *testing.T) {
 	assert.ErrorIs(t, big.Put(bg, ss[0]), store.ErrBlobTooLarge)
 }
 
+func TestMapKVCapacity(t *testing.T) {
+	kv := store.NewMapKV(3)
+	for i := range 10 {
+		kv.Set(store.Key{ID: []byte{byte(i)}}, []byte("x"), time.Now().Add(time.Hour))
+	}
+	assert.Equal(t, 3, kv.Len())
+	v, err := kv.Get(bg, store.Key{ID: []byte{9}})
+	require.NoError(t, err)
+	assert.Equal(t, []byte("x"), v, "the newest entry is kept")
+}
+
 func TestMapKVExpires(t *testing.T) {
 	kv := store.NewMapKV()
 	k := store.Key{ID: []byte{1}}
