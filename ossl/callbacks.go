@@ -223,6 +223,13 @@ func (c *Ctx) state() *ctxState {
 // still decides when libssl calls them: SERVER for a server; add
 // NO_INTERNAL_LOOKUP or NO_INTERNAL_STORE to make the store the only cache.
 //
+// While libssl's internal cache is on, it also runs the remove callback for
+// sessions it merely evicts (cache full) or flushes (expired, or every
+// session at SSL_CTX_free: those the bridge does not forward). A store
+// shared by several servers should therefore use SERVER|NO_INTERNAL, or
+// leave CallbackRemove out, so that one server's evictions do not delete
+// sessions the others still resume.
+//
 // See https://docs.openssl.org/master/man3/SSL_CTX_sess_set_new_cb/.
 func (c *Ctx) SetSessionStore(cfg StoreConfig) error {
 	if _, err := c.use(); err != nil {
@@ -429,9 +436,10 @@ func (st *ctxState) report(hook func(Event), ev Event) {
 var errAbandonedCall = errors.New("ossl: store call abandoned at the lookup timeout")
 
 // call runs f against the store: inline for an InlineStore, otherwise on a
-// goroutine that is abandoned at the lookup timeout. A panic in f becomes an
-// error. done, if set, runs once f has returned, whenever that is.
-func call[T any](st *ctxState, cfg *StoreConfig, op string, id []byte, info LookupInfo, f func(context.Context) (T, error), done func(T)) (T, error) {
+// goroutine that is abandoned at the lookup timeout. A panic in f becomes a
+// *panicError. The result of an abandoned call is handed to discard, if
+// set, whenever it arrives; a panic there is counted and reported too.
+func call[T any](st *ctxState, cfg *StoreConfig, op string, id []byte, info LookupInfo, f func(context.Context) (T, error), discard func(T)) (T, error) {
 	ctx := context.WithValue(context.Background(), lookupInfoKey{}, info)
 	inline := isInline(cfg.Store)
 	if !inline {
@@ -448,7 +456,6 @@ func call[T any](st *ctxState, cfg *StoreConfig, op string, id []byte, info Look
 	run := func() (r result) {
 		defer func() {
 			if p := recover(); p != nil {
-				st.n.panics.Add(1)
 				r.err = &panicError{op: op, v: p}
 			}
 		}()
@@ -457,9 +464,6 @@ func call[T any](st *ctxState, cfg *StoreConfig, op string, id []byte, info Look
 	}
 	if inline {
 		r := run()
-		if done != nil {
-			done(r.v)
-		}
 		return r.v, r.err
 	}
 	var zero T
@@ -470,17 +474,19 @@ func call[T any](st *ctxState, cfg *StoreConfig, op string, id []byte, info Look
 	go func() { ch <- run() }()
 	select {
 	case r := <-ch:
-		if done != nil {
-			done(r.v)
-		}
 		return r.v, r.err
 	case <-ctx.Done():
 		st.n.abandoned.Add(1)
 		go func() {
 			r := <-ch
 			st.n.abandoned.Add(-1)
-			if done != nil {
-				done(r.v)
+			if discard != nil {
+				discard(r.v)
+			}
+			var pe *panicError
+			if errors.As(r.err, &pe) {
+				st.n.panics.Add(1)
+				st.report(cfg.OnEvent, Event{Kind: EventPanic, Op: op + " after timeout", SessionID: id, Err: r.err})
 			}
 		}()
 		return zero, errAbandonedCall
@@ -494,9 +500,8 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("ossl: store %s panicked: %v", e.op, e.v) }
 
-// classify counts a failed store call in its operation's error counter
-// (and timeouts in Timeouts; panics were counted where recovered) and
-// reports it.
+// classify counts a failed store call in its operation's error counter,
+// and in Timeouts or Panics, and reports it.
 func (st *ctxState) classify(cfg *StoreConfig, op string, id []byte, err error, errCounter *atomic.Int64) {
 	errCounter.Add(1)
 	kind := EventStoreError
@@ -507,6 +512,7 @@ func (st *ctxState) classify(cfg *StoreConfig, op string, id []byte, err error, 
 		st.n.timeouts.Add(1)
 	case errors.As(err, &pe):
 		kind = EventPanic
+		st.n.panics.Add(1)
 	}
 	st.report(cfg.OnEvent, Event{Kind: kind, Op: op, SessionID: id, Err: err})
 }
@@ -545,12 +551,11 @@ func (st *ctxState) onNewSession(ssl *C.SSL, sp *C.SSL_SESSION) {
 		arg, _ = sess.Ref()
 	}
 	_, err := call(st, cfg, "put", id, st.lookupInfo(ssl), func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, cfg.Store.Put(ctx, arg)
-	}, func(struct{}) {
 		if arg != sess {
-			arg.Close()
+			defer arg.Close() // whenever the store returns
 		}
-	})
+		return struct{}{}, cfg.Store.Put(ctx, arg)
+	}, nil)
 	if err != nil {
 		st.classify(cfg, "put", id, err, &st.n.storeErrors)
 		return
@@ -589,10 +594,9 @@ func (st *ctxState) onGetSession(ssl *C.SSL, id []byte, mode CacheMode) *C.SSL_S
 	info := st.lookupInfo(ssl)
 	sess, err := call(st, cfg, "get", id, info, func(ctx context.Context) (*Session, error) {
 		return cfg.Store.Get(ctx, id)
-	}, nil)
+	}, (*Session).Close) // a late answer is nobody's: release it
 	if err != nil {
 		st.classify(cfg, "get", id, err, &st.n.getErrors)
-		// A late answer of an abandoned call is closed by nobody else.
 		return nil
 	}
 	if sess == nil {

@@ -85,11 +85,9 @@ func (b *Bytes) Put(ctx context.Context, sess *ossl.Session) error {
 	if len(der) > b.maxBlob {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrBlobTooLarge, len(der), b.maxBlob)
 	}
-	k := keyFor(ctx, id)
-	if k.IDContext == nil {
-		k.IDContext = sess.IDContext()
-	}
-	return b.kv.Put(ctx, k, der, sess.Expires())
+	// The key's id context is the context's (from LookupInfo), as on Get,
+	// so that both sides agree even when it was set outside this package.
+	return b.kv.Put(ctx, keyFor(ctx, id), der, sess.Expires())
 }
 
 // Get decodes the session stored under id, or returns nil, nil.
