@@ -8,15 +8,14 @@
 # The merge takes every OUTDIR/report-*.json, so reports of versions not run
 # this time are kept from earlier runs (those run this time are removed first).
 #
-# Env: OUTDIR (default /var/cache/osslcache/reports), MATRIX_OUT (default
+# Env: OUTDIR (default out/conformance in the repo), MATRIX_OUT (default
 # docs/conformance-matrix.md in the repo), OSSLCACHE_TEST_CMDS (see
 # run-conformance.sh), BASE (see build-test.sh; only with one version).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-cache=${OSSLCACHE_CACHE:-/var/cache/osslcache}
-outdir=${OUTDIR:-$cache/reports}
+outdir=${OUTDIR:-$repo/out/conformance}
 matrix_out=${MATRIX_OUT:-$repo/docs/conformance-matrix.md}
 PATH=$PATH:/usr/local/go/bin
 

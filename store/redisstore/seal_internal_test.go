@@ -99,3 +99,22 @@ func TestSealPlaintextWithoutKey(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []byte("\x00der"), blob)
 }
+
+// BenchmarkSealOpen: the cost sealing adds to a Put and a Get, for a
+// session-sized DER.
+func BenchmarkSealOpen(b *testing.B) {
+	k := Keyring{Current: "k", Keys: map[string][]byte{"k": make([]byte, KeySize)}}
+	s, err := newSealer(k, false)
+	require.NoError(b, err)
+	der := make([]byte, 200)
+	b.SetBytes(int64(len(der)))
+	for b.Loop() {
+		blob, err := s.seal("osslcache:737663:0102", der)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := s.open("osslcache:737663:0102", blob); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -209,6 +209,11 @@ func TestKeyRotation(t *testing.T) {
 	assert.True(t, handshake(t, client, ctxA, s1).ServerReused, "old-key sessions still open")
 	require.NoError(t, b.SetKeys(both))
 
+	// A bad keyring is refused and the store keeps the one it has.
+	require.Error(t, b.SetKeys(redisstore.Keyring{Current: "2025-12"}))
+	require.Error(t, b.SetKeys(redisstore.Keyring{}), "sealing cannot be switched off")
+	assert.True(t, handshake(t, client, ctxB, s2).ServerReused)
+
 	// Step 3: once the old sessions have expired, the old key goes.
 	require.NoError(t, a.SetKeys(next))
 	assert.False(t, handshake(t, client, ctxA, s1).ServerReused, "the old key is gone")

@@ -4,8 +4,9 @@
 // kill it (SIGKILL) and restart it on the same port, to play an outage.
 //
 // The binary is $OSSLCACHE_REDIS_SERVER, or redis-server from PATH. When
-// there is none, Start skips the test, unless $OSSLCACHE_REQUIRE_REDIS is
-// set (as CI does), in which case it fails it.
+// there is none, Start skips the test, but only if $OSSLCACHE_REQUIRE_REDIS
+// is unset (CI sets it, so a missing server fails there) and
+// $OSSLCACHE_REDIS_SERVER is unset (a binary named but missing fails).
 package redistest
 
 import (
@@ -50,11 +51,12 @@ func Binary() (string, error) {
 	return p, nil
 }
 
-// Required reports whether a missing redis-server fails tests
-// ($OSSLCACHE_REQUIRE_REDIS set and not "0").
+// Required reports whether a missing redis-server fails tests instead of
+// skipping them: $OSSLCACHE_REQUIRE_REDIS is set (to anything), or
+// $OSSLCACHE_REDIS_SERVER names a binary explicitly.
 func Required() bool {
-	v := os.Getenv(EnvRequire)
-	return v != "" && v != "0"
+	_, req := os.LookupEnv(EnvRequire)
+	return req || os.Getenv(EnvServer) != ""
 }
 
 // Options configures Start.
@@ -89,16 +91,24 @@ type Server struct {
 	clients []*redis.Client
 }
 
-// Start runs a redis-server for t, stopped when t ends.
-func Start(t testing.TB, o Options) *Server {
+// Require returns the redis-server binary, or ends t: skipped when
+// Required is false, failed otherwise.
+func Require(t testing.TB) string {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		if Required() {
-			t.Fatalf("%v (%s is set)", err, EnvRequire)
+			t.Fatalf("%v (%s or %s is set: not skipping)", err, EnvRequire, EnvServer)
 		}
-		t.Skipf("%v; set %s=1 to fail instead", err, EnvRequire)
+		t.Skipf("%v; %s is unset, so the test is skipped", err, EnvRequire)
 	}
+	return bin
+}
+
+// Start runs a redis-server for t, stopped when t ends.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	bin := Require(t)
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), opts: o}
 	t.Cleanup(s.stop)
 	for attempt := 0; ; attempt++ {

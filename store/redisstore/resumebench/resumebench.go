@@ -27,14 +27,9 @@ type Timed struct {
 // NewTimed wraps s.
 func NewTimed(s ossl.SessionStore) *Timed { return &Timed{inner: s} }
 
-// Store returns the wrapping store; it is an ossl.InlineStore when s is one,
-// so that the bridge calls it the way it calls s.
-func (t *Timed) Store() ossl.SessionStore {
-	if _, ok := t.inner.(ossl.InlineStore); ok {
-		return timedInline{t}
-	}
-	return timedStore{t}
-}
+// Store returns the wrapping store. It never blocks (ossl.InlineStore)
+// exactly when s does not, so that the bridge calls it the way it calls s.
+func (t *Timed) Store() ossl.SessionStore { return timedStore{t} }
 
 type timedStore struct{ t *Timed }
 
@@ -54,11 +49,13 @@ func (s timedStore) Get(ctx context.Context, id []byte) (*ossl.Session, error) {
 
 func (s timedStore) Delete(ctx context.Context, id []byte) error { return s.t.inner.Delete(ctx, id) }
 
-type timedInline struct{ timedStore }
+// NeverBlocks implements ossl.InlineStore.
+func (s timedStore) NeverBlocks() bool {
+	i, ok := s.t.inner.(ossl.InlineStore)
+	return ok && i.NeverBlocks()
+}
 
-func (timedInline) NeverBlocks() {}
-
-func init() { var _ ossl.InlineStore = timedInline{} }
+var _ ossl.InlineStore = timedStore{}
 
 // Reset forgets the recorded lookups.
 func (t *Timed) Reset() {
