@@ -6,7 +6,10 @@ GO       ?= go
 VERSIONS ?= 1.1.1 3.0 3.5 3.6
 PKGS     := ./...
 
-.PHONY: setup conform test vet leakcheck bench conformance-matrix ci clean
+FUZZTIME ?= 20s
+SOAK_N   ?= 1000000
+
+.PHONY: setup conform test vet leakcheck fuzz soak bench conformance-matrix ci clean
 
 setup:
 	@bash scripts/setup.sh
@@ -35,6 +38,19 @@ leakcheck: setup
 	OSSLCACHE_HANDSHAKES=4000 $(GO) test -asan -tags ossl_memdebug -count=1 -v -run 'TestManyHandshakes|TestBadStores|TestConcurrent|TestClientSessionCache|TestCallbacksFollow' ./ossl/ | grep -E '^(=== RUN|--- FAIL|ok|FAIL|PASS)|heap blocks' | grep -v '=== RUN'
 	$(GO) test -asan -count=1 ./store/
 	$(GO) test -gcflags=all=-d=checkptr -count=3 ./ossl/ ./store/
+
+## fuzz: every fuzz target for FUZZTIME each; a crash is saved under the
+## package's testdata/fuzz and, committed, becomes a regression test.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalSession$$' -fuzztime $(FUZZTIME) ./ossl/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCacheMode$$' -fuzztime $(FUZZTIME) ./ossl/
+	$(GO) test -run '^$$' -fuzz '^FuzzBytesGet$$' -fuzztime $(FUZZTIME) ./store/
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenSealedBlob$$' -fuzztime $(FUZZTIME) ./store/redisstore/
+
+## soak: SOAK_N mixed handshakes in one process; fails unless memory,
+## goroutines and OpenSSL heap blocks stay flat after warm-up.
+soak:
+	$(GO) run -tags ossl_memdebug ./cmd/osslcache soak -n $(SOAK_N)
 
 ## bench: resumed handshakes, internal cache vs Go stores, side by side
 bench: setup

@@ -218,7 +218,10 @@ const (
 
 // SetVerify sets peer verification with SSL_CTX_set_verify(3) and no
 // verification callback. A server that verifies peers must also set a
-// session id context, or libssl fails every resumption attempt.
+// session id context (SetSessionIDContext): without one libssl caches none
+// of its sessions, and a client that offers a ticket gets a failed
+// handshake ("session id context uninitialized"; the *Error's Hint says
+// the fix).
 //
 // See https://docs.openssl.org/master/man3/SSL_CTX_set_verify/.
 func (c *Ctx) SetVerify(m VerifyMode) error {

@@ -54,6 +54,10 @@ func (e *Error) Error() string {
 	if len(e.Entries) == 0 && e.Detail == "" {
 		b.WriteString(" (OpenSSL's error queue is empty)")
 	}
+	if h := e.Hint(); h != "" {
+		b.WriteString("; fix: ")
+		b.WriteString(h)
+	}
 	return b.String()
 }
 
@@ -66,6 +70,21 @@ func (e *Error) HasReason(s string) bool {
 		}
 	}
 	return false
+}
+
+// hints name the fix for OpenSSL errors whose reason alone does not say it.
+var hints = []struct{ reason, hint string }{
+	{"session id context uninitialized", "a server that verifies peers (SSL_VERIFY_PEER) must set a session id context: call Ctx.SetSessionIDContext (SSL_CTX_set_session_id_context(3))"},
+}
+
+// Hint returns how to fix the error, when this package knows, or "".
+func (e *Error) Hint() string {
+	for _, h := range hints {
+		if e.HasReason(h.reason) {
+			return h.hint
+		}
+	}
+	return ""
 }
 
 // drainErrors empties this OS thread's error queue into an *Error. The caller
