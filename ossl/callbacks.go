@@ -199,6 +199,7 @@ func (c *Ctx) state() *ctxState {
 		return &ctxState{}
 	}
 	if s := lookupCtxState(p); s != nil {
+		c.st.Store(s)
 		return s
 	}
 	stateMu.Lock()
@@ -213,6 +214,7 @@ func (c *Ctx) state() *ctxState {
 		panic("ossl: SSL_CTX_set_ex_data failed (out of memory)")
 	}
 	liveStates.Add(1)
+	c.st.Store(s)
 	runtime.KeepAlive(c)
 	return s
 }
@@ -271,13 +273,16 @@ func b2i(b bool) C.int {
 	return 0
 }
 
-// CallbackStats returns the counters of the context's session callbacks.
+// CallbackStats returns the counters of the context's session callbacks;
+// they stay readable after Close (and count what libssl's SSL_CTX_free
+// did, such as RemoveSkipped).
 func (c *Ctx) CallbackStats() CallbackStats {
-	p := (*C.SSL_CTX)(c.ptr.Load())
-	if p == nil {
-		return CallbackStats{}
+	st := c.st.Load()
+	if st == nil {
+		if p := (*C.SSL_CTX)(c.ptr.Load()); p != nil {
+			st = lookupCtxState(p)
+		}
 	}
-	st := lookupCtxState(p)
 	if st == nil {
 		return CallbackStats{}
 	}

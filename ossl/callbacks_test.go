@@ -348,6 +348,7 @@ func TestCtxFreeDoesNotEmptySharedStore(t *testing.T) {
 	require.Equal(t, int64(1), stats(t, server).Sessions)
 	require.NoError(t, server.Close())
 	assert.Equal(t, 1, mem.Len(), "the shared store kept the session")
+	assert.Equal(t, int64(1), server.CallbackStats().RemoveSkipped, "counted after Close")
 }
 
 // TestWrappedCtxStateFreedByOwner: a wrapped context's state is freed when

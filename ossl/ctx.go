@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -50,11 +51,16 @@ const (
 	RoleServer Role = iota
 	// RoleClient makes a context with TLS_client_method.
 	RoleClient
+	// RoleAny makes a context with TLS_method, usable on both sides.
+	RoleAny
 )
 
 func (r Role) String() string {
-	if r == RoleClient {
+	switch r {
+	case RoleClient:
 		return "client"
+	case RoleAny:
+		return "any"
 	}
 	return "server"
 }
@@ -77,15 +83,21 @@ type Ctx struct {
 	ptr     cPointer
 	owned   bool
 	cleanup runtime.Cleanup
+	// st remembers the Go state once attached, so that its counters stay
+	// readable after Close (libssl may still be freeing the context).
+	st atomic.Pointer[ctxState]
 }
 
 // NewCtx makes a new SSL_CTX with SSL_CTX_new(3).
 func NewCtx(cfg Config) (*Ctx, error) {
 	var p *C.SSL_CTX
 	err := onThread("SSL_CTX_new", func() bool {
-		if cfg.Role == RoleClient {
+		switch cfg.Role {
+		case RoleClient:
 			p = C.SSL_CTX_new(C.TLS_client_method())
-		} else {
+		case RoleAny:
+			p = C.SSL_CTX_new(C.TLS_method())
+		default:
 			p = C.SSL_CTX_new(C.TLS_server_method())
 		}
 		return p != nil

@@ -13,8 +13,8 @@ import (
 const memoryShards = 32
 
 // Memory is an in-process ossl.SessionStore of native sessions: each entry
-// is a reference to the SSL_SESSION libssl made, handed back to libssl by
-// reference (no DER round trip, no copy). It holds at most its capacity (the least recently used entry
+// is an SSL_SESSION copied once when stored and handed to libssl by
+// reference on every lookup (no DER round trip). It holds at most its capacity (the least recently used entry
 // goes first), drops entries at their expiry, and spreads entries over
 // shards so concurrent handshakes rarely contend. Safe for concurrent use.
 type Memory struct {
@@ -67,10 +67,11 @@ func (m *Memory) shard(id []byte) *memoryShard {
 // NeverBlocks reports true: Memory is an ossl.InlineStore.
 func (m *Memory) NeverBlocks() bool { return true }
 
-// Put keeps a reference to sess until its expiry. The object stays shared
-// with libssl, so a session libssl invalidates (not_resumable after a fatal
-// alert) is refused on lookup rather than resumed; the bridge copies it
-// before libssl may insert it into an internal cache.
+// Put keeps a private copy of sess (SSL_SESSION_dup) until its expiry: a
+// copy, so that libssl evicting or flushing its own object from its
+// internal cache (which marks that object not resumable) leaves the store's
+// entry alive. Libssl tells the store what to drop through the remove
+// callback.
 func (m *Memory) Put(_ context.Context, sess *ossl.Session) error {
 	id := sess.ID()
 	if len(id) == 0 {
@@ -80,7 +81,7 @@ func (m *Memory) Put(_ context.Context, sess *ossl.Session) error {
 	if !expires.After(m.now()) {
 		return nil
 	}
-	cp, err := sess.Ref()
+	cp, err := sess.Dup()
 	if err != nil {
 		return err
 	}
