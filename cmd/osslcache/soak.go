@@ -37,8 +37,8 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "osslcache soak:", err)
 		return 1
 	}
-	rss, gor, blocks := res.Growth()
-	fmt.Fprintf(stdout, "\nafter warm-up: RSS %+d KiB, goroutines %+d, OpenSSL blocks %+d; faults injected %d; failed handshakes %d\n", rss, gor, blocks, res.Faults, res.Failed)
+	rss, heap, gor, blocks := res.Growth()
+	fmt.Fprintf(stdout, "\nafter warm-up: RSS %+d KiB, Go heap %+d KiB, goroutines %+d, OpenSSL blocks %+d; faults injected %d; failed handshakes %d\n", rss, heap, gor, blocks, res.Faults, res.Failed)
 	if res.Failed > 0 || rss > *maxRSS || gor > 4 {
 		fmt.Fprintln(stderr, "osslcache soak: not flat, or handshakes failed")
 		return 1

@@ -33,6 +33,7 @@ type Sample struct {
 	Handshakes    int64
 	Resumed       int64
 	RSSKiB        int64
+	GoHeapKiB     int64 // Go heap in use (runtime.MemStats.HeapInuse)
 	Goroutines    int
 	OpenSSLBlocks int64 // -1 unless built with -tags ossl_memdebug
 	Elapsed       time.Duration
@@ -118,7 +119,10 @@ func Run(cfg Config, progress func(Sample)) (*Result, error) {
 		if !on {
 			blocks = -1
 		}
-		s := Sample{Handshakes: done.Load(), Resumed: resumed.Load(), RSSKiB: rssKiB(), Goroutines: runtime.NumGoroutine(), OpenSSLBlocks: blocks, Elapsed: time.Since(start)}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		s := Sample{Handshakes: done.Load(), Resumed: resumed.Load(), RSSKiB: rssKiB(), GoHeapKiB: int64(ms.HeapInuse >> 10),
+			Goroutines: runtime.NumGoroutine(), OpenSSLBlocks: blocks, Elapsed: time.Since(start)}
 		res.Samples = append(res.Samples, s)
 		if progress != nil {
 			progress(s)
@@ -199,13 +203,13 @@ func Run(cfg Config, progress func(Sample)) (*Result, error) {
 
 // Growth compares the last sample with the one at the end of warm-up (the
 // first fifth of the run).
-func (r *Result) Growth() (rssKiB int64, goroutines int, blocks int64) {
+func (r *Result) Growth() (rssKiB, goHeapKiB int64, goroutines int, blocks int64) {
 	if len(r.Samples) < 2 {
-		return 0, 0, 0
+		return 0, 0, 0, 0
 	}
 	warm := r.Samples[len(r.Samples)/5]
 	last := r.Samples[len(r.Samples)-1]
-	return last.RSSKiB - warm.RSSKiB, last.Goroutines - warm.Goroutines, last.OpenSSLBlocks - warm.OpenSSLBlocks
+	return last.RSSKiB - warm.RSSKiB, last.GoHeapKiB - warm.GoHeapKiB, last.Goroutines - warm.Goroutines, last.OpenSSLBlocks - warm.OpenSSLBlocks
 }
 
 // Format renders a sample as a table row.
@@ -214,11 +218,11 @@ func (s Sample) Format() string {
 	if s.OpenSSLBlocks >= 0 {
 		blocks = strconv.FormatInt(s.OpenSSLBlocks, 10)
 	}
-	return fmt.Sprintf("%10d  %8.1f%%  %8d KiB  %4d  %8s  %7.1fs", s.Handshakes, 100*float64(s.Resumed)/float64(max(s.Handshakes, 1)), s.RSSKiB, s.Goroutines, blocks, s.Elapsed.Seconds())
+	return fmt.Sprintf("%10d  %7.1f%%  %8d KiB  %8d KiB  %10d  %10s  %7.1fs", s.Handshakes, 100*float64(s.Resumed)/float64(max(s.Handshakes, 1)), s.RSSKiB, s.GoHeapKiB, s.Goroutines, blocks, s.Elapsed.Seconds())
 }
 
 // Header names the columns of Format.
-const Header = "handshakes   resumed        RSS  goroutines  ssl-blocks  elapsed"
+const Header = "handshakes   resumed           RSS       Go heap  goroutines  ssl-blocks  elapsed"
 
 func rssKiB() int64 {
 	b, err := os.ReadFile("/proc/self/status")
