@@ -9,7 +9,7 @@ PKGS     := ./...
 FUZZTIME ?= 20s
 SOAK_N   ?= 1000000
 
-.PHONY: setup conform test vet leakcheck fuzz soak bench conformance-matrix ci clean
+.PHONY: setup conform test vet leakcheck fuzz soak bench adapters conformance-matrix ci clean
 
 setup:
 	@bash scripts/setup.sh
@@ -35,7 +35,7 @@ leakcheck: setup
 	@if OSSLCACHE_LEAK_CANARY=1 $(GO) test -tags ossl_memdebug -count=1 -run 'TestLeakCanary' ./ossl/ >/tmp/osslcache-canary.log 2>&1; then \
 		echo "leakcheck: the planted leak was not detected"; cat /tmp/osslcache-canary.log; exit 1; \
 	else grep -q "OpenSSL heap blocks leaked" /tmp/osslcache-canary.log && echo "leakcheck: planted leak detected, as it must be"; fi
-	OSSLCACHE_HANDSHAKES=4000 $(GO) test -asan -tags ossl_memdebug -count=1 -v -run 'TestManyHandshakes|TestBadStores|TestConcurrent|TestClientSessionCache|TestCallbacksFollow' ./ossl/ | grep -E '^(=== RUN|--- FAIL|ok|FAIL|PASS)|heap blocks' | grep -v '=== RUN'
+	OSSLCACHE_HANDSHAKES=4000 $(GO) test -asan -tags ossl_memdebug -count=1 -v -run 'TestManyHandshakes|TestBadStores|TestConcurrent|TestClientSessionCache|TestCallbacksFollow|TestTLSConnFreesEverything' ./ossl/ | grep -E '^(=== RUN|--- FAIL|ok|FAIL|PASS)|heap blocks' | grep -v '=== RUN'
 	$(GO) test -asan -count=1 ./store/
 	$(GO) test -gcflags=all=-d=checkptr -count=3 ./ossl/ ./store/
 
@@ -55,6 +55,14 @@ soak:
 ## bench: resumed handshakes, internal cache vs Go stores, side by side
 bench: setup
 	$(GO) run ./cmd/osslcache bench
+
+## adapters: the libp2p/go-openssl adapter on the machine's libssl, and the
+## spacemonkeygo/openssl one (OpenSSL 1.1.x only) in the 1.1.1 image
+adapters: setup
+	cd adapters/libp2p && $(GO) test -race -count=1 ./...
+	cd adapters/spacemonkey && $(GO) mod download
+	bash docker/build-test.sh 1.1.1
+	bash docker/run-conformance.sh 1.1.1 out/adapters 'cd adapters/spacemonkey && go test -count=1 -v ./... 2>&1 | grep -E "^(---|ok|FAIL|PASS)|OpenSSL"; exit $${PIPESTATUS[0]}'
 
 ## conformance-matrix: the suite in Docker for each OpenSSL release line
 conformance-matrix: setup

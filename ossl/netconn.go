@@ -60,10 +60,13 @@ static void go_nc_write(SSL *ssl, BIO *net, void *wbuf, const void *src, int n, 
 	go_nc_finish(ssl, net, SSL_write(ssl, wbuf, n), r);
 }
 
+// go_nc_shutdown queues close_notify. SSL_shutdown returns 0 once it is
+// queued and the peer's has not come, 1 when both were: both are success.
 static void go_nc_shutdown(SSL *ssl, BIO *net, go_nc_res *r) {
+	int rc;
 	ERR_clear_error();
-	go_nc_finish(ssl, net, SSL_shutdown(ssl), r);
-	ERR_clear_error();
+	rc = SSL_shutdown(ssl);
+	go_nc_finish(ssl, net, rc < 0 ? rc : 1, r);
 }
 
 // go_nc_partial reports whether part of a record arrived and was not
@@ -274,8 +277,8 @@ func (c *TLSConn) free() {
 	c.bio, c.wbuf = nil, nil
 }
 
-// sslError names SSL_get_error(3) codes in error details.
-func sslError(e C.int) string {
+// sslErrorName names SSL_get_error(3) codes in error details.
+func sslErrorName(e C.int) string {
 	switch e {
 	case C.SSL_ERROR_SSL:
 		return "SSL_ERROR_SSL"
@@ -309,7 +312,7 @@ func (c *TLSConn) call(op string, f func(p *C.SSL, bio *C.BIO, r *C.go_nc_res)) 
 	switch r.err {
 	case C.SSL_ERROR_NONE, C.SSL_ERROR_WANT_READ, C.SSL_ERROR_WANT_WRITE, C.SSL_ERROR_ZERO_RETURN:
 	default:
-		detail := sslError(r.err)
+		detail := sslErrorName(r.err)
 		if r.err == C.SSL_ERROR_SYSCALL {
 			detail += " (unexpected end of the BIO pair)"
 		}
@@ -415,7 +418,11 @@ func (c *TLSConn) Handshake(ctx context.Context) error {
 	err := c.handshake()
 	if done != nil {
 		close(done)
-		if ctxErr := <-interrupted; ctxErr != nil {
+		// A context that ended wins over the network error it caused (or
+		// over success: the connection's deadline is spoiled), not over
+		// a TLS failure of the handshake itself.
+		var tlsErr *Error
+		if ctxErr := <-interrupted; ctxErr != nil && !errors.As(err, &tlsErr) {
 			err = ctxErr
 		}
 	}
@@ -524,7 +531,7 @@ func (c *TLSConn) Read(b []byte) (int, error) {
 					}
 					c.mu.Unlock()
 					c.readErr = err
-				} else if !isTimeout(err) {
+				} else if !netTimeout(err) {
 					c.readErr = err
 				}
 				return 0, err
@@ -533,7 +540,7 @@ func (c *TLSConn) Read(b []byte) (int, error) {
 	}
 }
 
-func isTimeout(err error) bool {
+func netTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
@@ -574,7 +581,7 @@ func (c *TLSConn) Write(b []byte) (int, error) {
 				}
 				continue
 			}
-			return total, fmt.Errorf("ossl: SSL_write failed: %s (renegotiation is not supported)", sslError(r.err))
+			return total, fmt.Errorf("ossl: SSL_write failed: %s (renegotiation is not supported)", sslErrorName(r.err))
 		}
 		if err := c.flush(); err != nil {
 			return total, err
@@ -604,11 +611,18 @@ func (c *TLSConn) closeNotifyLocked() error {
 	}
 	c.notifySent = true
 	_ = c.conn.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
-	c.mu.Lock()
-	_, err := c.call("SSL_shutdown", func(p *C.SSL, bio *C.BIO, r *C.go_nc_res) { C.go_nc_shutdown(p, bio, r) })
-	c.mu.Unlock()
-	if ferr := c.flush(); err == nil {
-		err = ferr
+	var err error
+	for {
+		c.mu.Lock()
+		var r C.go_nc_res
+		r, err = c.call("SSL_shutdown", func(p *C.SSL, bio *C.BIO, r *C.go_nc_res) { C.go_nc_shutdown(p, bio, r) })
+		c.mu.Unlock()
+		if ferr := c.flush(); err == nil {
+			err = ferr
+		}
+		if err != nil || r.err != C.SSL_ERROR_WANT_WRITE {
+			break
+		}
 	}
 	// Writes after close_notify fail, as in crypto/tls.
 	_ = c.conn.SetWriteDeadline(time.Now())

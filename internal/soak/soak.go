@@ -113,7 +113,8 @@ func Run(cfg Config, progress func(Sample)) (*Result, error) {
 		step = 1
 	}
 	var mu sync.Mutex
-	next := step
+	var next atomic.Int64 // handshake count of the next checkpoint
+	next.Store(step)
 	sample := func() {
 		blocks, on := ossl.LiveOpenSSLAllocations()
 		if !on {
@@ -172,10 +173,10 @@ func Run(cfg Config, progress func(Sample)) (*Result, error) {
 					sessions[i] = r.ClientSession
 					r.ServerSession.Close()
 				}
-				if n >= next {
+				if n >= next.Load() {
 					mu.Lock()
-					if n >= next {
-						next += step
+					if n >= next.Load() {
+						next.Add(step)
 						sample()
 					}
 					mu.Unlock()

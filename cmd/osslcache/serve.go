@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/proxy"
+)
+
+func init() {
+	commands["serve"] = command{"TLS-terminating TCP proxy whose session cache is shared (memory or Redis)", runServe}
+}
+
+// serveOptions are serve's flags beyond the proxy's configuration.
+type serveOptions struct {
+	listen, metrics string
+	shutdownTimeout time.Duration
+	logFormat       string
+	logLevel        slog.Level
+	storeText       string
+	cacheMode       ossl.CacheMode
+}
+
+const serveUsage = `usage: osslcache serve -listen ADDR -upstream ADDR -cert FILE -key FILE [flags]
+
+Terminates TLS with the system libssl on ADDR and relays the plaintext to the
+upstream. Sessions are kept where -store says under -cache-mode; proxies
+sharing a Redis store, a -sid-ctx and a -redis-key-file resume each other's
+sessions. SIGTERM or SIGINT stops accepting, waits up to -shutdown-timeout for
+open connections, and exits 0.
+
+flags:
+`
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serveUsage)
+		fs.PrintDefaults()
+	}
+	var o serveOptions
+	var cfg proxy.Config
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8443", "address to accept TLS on (host:port; port 0 picks one, logged)")
+	fs.StringVar(&cfg.Upstream, "upstream", "", "plaintext `host:port` each connection is relayed to (required)")
+	fs.StringVar(&cfg.CertFile, "cert", "", "PEM certificate chain `file`, leaf first (required)")
+	fs.StringVar(&cfg.KeyFile, "key", "", "PEM private key `file` (required)")
+	minVersion := fs.String("min-version", "1.2", "lowest TLS `version`: 1.2 or 1.3")
+	maxVersion := fs.String("max-version", "1.3", "highest TLS `version`: 1.2 or 1.3")
+	o.cacheMode = proxy.DefaultCacheMode
+	fs.Var(&o.cacheMode, "cache-mode", "session cache `mode` of SSL_CTX_set_session_cache_mode, flags joined by |")
+	fs.StringVar(&o.storeText, "store", "memory", "session `store`: none, memory[?capacity=N], or redis://[user:pass@]host:port[/db][?prefix=P&single_use=1&pool_size=N&dial_timeout=D&allow_plaintext=1] (rediss:// for TLS)")
+	redisKeyFile := fs.String("redis-key-file", "", "`file` of AES-256-GCM keys sealing sessions in Redis: id:base64key lines, the first current (required with redis:// unless allow_plaintext=1)")
+	sidCtx := fs.String("sid-ctx", proxy.DefaultSessionIDContext, "session id `context`: only proxies with the same one resume each other's sessions (at most 32 bytes)")
+	fs.DurationVar(&cfg.LookupTimeout, "lookup-timeout", ossl.DefaultLookupTimeout, "bound on each store call; a slower lookup is a miss")
+	fs.BoolVar(&cfg.NoTicket, "no-ticket", false, "set SSL_OP_NO_TICKET: TLS 1.2 resumes by session ID, TLS 1.3 issues stateful tickets, both through the store")
+	ticketKeyFile := fs.String("ticket-key-file", "", "`file` of 80 bytes (raw or base64) of stateless ticket keys shared by a fleet")
+	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "lifetime of new sessions (0: libssl's 300s)")
+	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", proxy.DefaultHandshakeTimeout, "bound on each TLS handshake")
+	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", proxy.DefaultDialTimeout, "bound on connecting to the upstream")
+	fs.StringVar(&o.metrics, "metrics", "", "`address` to serve Prometheus /metrics on (empty: none)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long to wait for open connections before closing them")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "osslcache serve: "+format+"\n\n", a...)
+		fs.Usage()
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected arguments %q", fs.Args())
+	}
+	if cfg.Upstream == "" || cfg.CertFile == "" || cfg.KeyFile == "" {
+		return usageErr("-upstream, -cert and -key are required")
+	}
+	for _, a := range []struct{ flag, v string }{{"listen", o.listen}, {"upstream", cfg.Upstream}, {"metrics", o.metrics}} {
+		if a.v == "" && a.flag == "metrics" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			return usageErr("-%s %q: %v", a.flag, a.v, err)
+		}
+	}
+	var err error
+	if cfg.MinVersion, err = parseVersion(*minVersion); err != nil {
+		return usageErr("-min-version: %v", err)
+	}
+	if cfg.MaxVersion, err = parseVersion(*maxVersion); err != nil {
+		return usageErr("-max-version: %v", err)
+	}
+	if cfg.MinVersion > cfg.MaxVersion {
+		return usageErr("-min-version %s is above -max-version %s", *minVersion, *maxVersion)
+	}
+	if cfg.Store, err = proxy.ParseStoreSpec(o.storeText); err != nil {
+		return usageErr("-store: %v", err)
+	}
+	cfg.CacheMode, cfg.CacheModeSet = o.cacheMode, true
+	if err := proxy.CheckCacheMode(cfg.CacheMode, cfg.Store.Kind); err != nil {
+		return usageErr("-cache-mode: %v", err)
+	}
+	if len(*sidCtx) == 0 || len(*sidCtx) > ossl.MaxSessionIDContextLength {
+		return usageErr("-sid-ctx must be 1 to %d bytes", ossl.MaxSessionIDContextLength)
+	}
+	cfg.SessionIDContext = *sidCtx
+	if cfg.LookupTimeout <= 0 || cfg.HandshakeTimeout <= 0 || cfg.DialTimeout <= 0 || o.shutdownTimeout < 0 || cfg.SessionTimeout < 0 {
+		return usageErr("timeouts must be positive")
+	}
+	if cfg.SessionTimeout > 0 && cfg.SessionTimeout < time.Second {
+		return usageErr("-session-timeout must be at least 1s")
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		return usageErr("-log-format must be text or json")
+	}
+	log := newLogger(stderr, o.logFormat, o.logLevel)
+	switch {
+	case cfg.Store.Kind == proxy.StoreRedis && *redisKeyFile != "":
+		if cfg.RedisKeys, err = proxy.ReadKeyFile(*redisKeyFile, log); err != nil {
+			return usageErr("-redis-key-file: %v", err)
+		}
+	case cfg.Store.Kind == proxy.StoreRedis && !cfg.Store.Redis.AllowPlaintext:
+		return usageErr("-store %s needs -redis-key-file: stored sessions hold their master secrets (or add allow_plaintext=1 to the URL)", cfg.Store.Text)
+	case *redisKeyFile != "":
+		return usageErr("-redis-key-file is only for a redis:// store")
+	}
+	if *ticketKeyFile != "" {
+		if cfg.TicketKeys, err = proxy.ReadTicketKeyFile(*ticketKeyFile); err != nil {
+			return usageErr("-ticket-key-file: %v", err)
+		}
+	}
+	cfg.Logger = log
+	srv, err := proxy.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "osslcache serve: %v\n", err)
+		return 1
+	}
+	return serve(srv, o, log)
+}
+
+func serve(srv *proxy.Server, o serveOptions, log *slog.Logger) int {
+	l, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		log.Error("listen failed", "addr", o.listen, "err", err)
+		srv.Close()
+		return 1
+	}
+	var metricsSrv *http.Server
+	if o.metrics != "" {
+		ml, err := net.Listen("tcp", o.metrics)
+		if err != nil {
+			log.Error("metrics listen failed", "addr", o.metrics, "err", err)
+			l.Close()
+			srv.Close()
+			return 1
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", srv.MetricsHandler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = metricsSrv.Serve(ml) }()
+		log.Info("metrics", "addr", ml.Addr().String(), "path", "/metrics")
+	}
+	cfg := srv.Config()
+	log.Info("listening", "addr", l.Addr().String(), "upstream", cfg.Upstream, "store", cfg.Store.Text,
+		"cache_mode", cfg.CacheMode.String(), "no_ticket", cfg.NoTicket, "shared_ticket_keys", cfg.TicketKeys != nil,
+		"sid_ctx", cfg.SessionIDContext, "min_version", cfg.MinVersion.String(), "max_version", cfg.MaxVersion.String(),
+		"openssl", ossl.OpenSSLVersion())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	code := 0
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String(), "open_connections", srv.ActiveConnections(), "timeout", o.shutdownTimeout.String())
+		srv.StopAccepting()
+		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
+			log.Warn("serve", "err", err)
+		}
+		log.Info("draining", "open_connections", srv.ActiveConnections())
+		ctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+		if err := srv.Shutdown(ctx); err != nil {
+			log.Warn("shutdown deadline passed", "err", err)
+		}
+		cancel()
+	case err := <-served:
+		log.Error("serve failed", "err", err)
+		srv.Close()
+		code = 1
+	}
+	if metricsSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = metricsSrv.Shutdown(ctx)
+		cancel()
+	}
+	log.Info("stopped", "exit_code", code)
+	return code
+}
+
+func parseVersion(s string) (ossl.Version, error) {
+	switch strings.TrimPrefix(strings.ToLower(s), "tls") {
+	case "1.2", "v1.2":
+		return ossl.VersionTLS12, nil
+	case "1.3", "v1.3":
+		return ossl.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("%q: want 1.2 or 1.3", s)
+}
+
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,374 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/store"
+)
+
+// LoadClient picks the TLS client a load runs.
+type LoadClient string
+
+// Load clients.
+const (
+	// LoadClientGo is crypto/tls: it resumes TLS 1.3, and TLS 1.2 only
+	// with tickets.
+	LoadClientGo LoadClient = "go"
+	// LoadClientOssl is an ossl client (libssl), which also resumes TLS 1.2
+	// by session ID.
+	LoadClientOssl LoadClient = "ossl"
+)
+
+// MaxLoadConns bounds LoadConfig.Conns.
+const MaxLoadConns = 1_000_000
+
+// LoadConfig is a bounded load on a TLS server: Conns connections, at most
+// Concurrency at a time, of which the share ResumeShare offers a session
+// from an earlier connection.
+type LoadConfig struct {
+	Addr        string // host:port; loopback addresses only
+	ServerName  string // SNI, and the name checked in the certificate
+	RootCAs     []byte // PEM; nil skips certificate verification
+	Version     ossl.Version
+	Client      LoadClient
+	Conns       int
+	Concurrency int
+	ResumeShare float64 // 0 to 1
+	// Message is echoed through each connection after the handshake (so
+	// that TLS 1.3 clients read their tickets, and the upstream is used).
+	Message string
+	// Timeout bounds each connection.
+	Timeout time.Duration
+}
+
+// LoadResult is what a load measured.
+type LoadResult struct {
+	Conns, Offered, Resumed, Failed int
+	Elapsed                         time.Duration
+	// Handshake latencies (dial to handshake done), full and resumed.
+	FullP50, FullP99, ResumedP50, ResumedP99 time.Duration
+	FirstError                               error
+}
+
+// HandshakesPerSecond is completed connections over the elapsed time.
+func (r LoadResult) HandshakesPerSecond() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Conns-r.Failed) / r.Elapsed.Seconds()
+}
+
+// ResumedShare is the share of completed connections that resumed.
+func (r LoadResult) ResumedShare() float64 {
+	if done := r.Conns - r.Failed; done > 0 {
+		return float64(r.Resumed) / float64(done)
+	}
+	return 0
+}
+
+// CheckLoopback refuses any address that is not on this machine's
+// loopback: a load generator must not be pointed elsewhere by mistake.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%s is not a loopback address (127.0.0.0/8, ::1 or localhost): the load generator only targets this machine", addr)
+	}
+	return nil
+}
+
+// loader runs one kind of client.
+type loader interface {
+	// conn runs one connection, resuming if resume is set, and reports
+	// whether it resumed.
+	conn(ctx context.Context, resume bool) (bool, time.Duration, error)
+	close()
+}
+
+// Load runs the load and returns what it measured. One full handshake
+// first fills the session cache the resuming connections draw from; it is
+// not counted.
+func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
+	if err := CheckLoopback(cfg.Addr); err != nil {
+		return LoadResult{}, err
+	}
+	if cfg.Conns <= 0 || cfg.Conns > MaxLoadConns {
+		return LoadResult{}, fmt.Errorf("conns must be 1 to %d", MaxLoadConns)
+	}
+	if cfg.Concurrency <= 0 || cfg.Concurrency > 1024 {
+		return LoadResult{}, errors.New("concurrency must be 1 to 1024")
+	}
+	if cfg.ResumeShare < 0 || cfg.ResumeShare > 1 {
+		return LoadResult{}, errors.New("the resume share must be within 0 and 1")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Message == "" {
+		cfg.Message = "ping"
+	}
+	var l loader
+	var err error
+	switch cfg.Client {
+	case LoadClientGo, "":
+		l, err = newGoLoader(cfg)
+	case LoadClientOssl:
+		l, err = newOsslLoader(cfg)
+	default:
+		err = fmt.Errorf("unknown client %q (go or ossl)", cfg.Client)
+	}
+	if err != nil {
+		return LoadResult{}, err
+	}
+	defer l.close()
+	if cfg.ResumeShare > 0 {
+		// With the resuming client and its empty cache: a full
+		// handshake whose session the cache keeps.
+		if _, _, err := l.conn(ctx, true); err != nil {
+			return LoadResult{}, fmt.Errorf("first connection: %w", err)
+		}
+	}
+
+	// Connection i resumes when the running share crosses an integer:
+	// exactly round(Conns*ResumeShare) of them, spread evenly.
+	resume := func(i int) bool {
+		return int(float64(i+1)*cfg.ResumeShare) > int(float64(i)*cfg.ResumeShare)
+	}
+	type sample struct {
+		offered, resumed bool
+		d                time.Duration
+		err              error
+	}
+	samples := make([]sample, cfg.Conns)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Conns || ctx.Err() != nil {
+					return
+				}
+				s := sample{offered: resume(i)}
+				s.resumed, s.d, s.err = l.conn(ctx, s.offered)
+				samples[i] = s
+			}
+		}()
+	}
+	wg.Wait()
+	res := LoadResult{Conns: cfg.Conns, Elapsed: time.Since(start)}
+	var full, resumed []time.Duration
+	for _, s := range samples {
+		if s.offered {
+			res.Offered++
+		}
+		switch {
+		case s.err != nil:
+			res.Failed++
+			if res.FirstError == nil {
+				res.FirstError = s.err
+			}
+		case s.resumed:
+			res.Resumed++
+			resumed = append(resumed, s.d)
+		default:
+			full = append(full, s.d)
+		}
+	}
+	res.FullP50, res.FullP99 = percentile(full, 50), percentile(full, 99)
+	res.ResumedP50, res.ResumedP99 = percentile(resumed, 50), percentile(resumed, 99)
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := (len(ds)*p + 99) / 100
+	return ds[min(max(i-1, 0), len(ds)-1)]
+}
+
+// exchange echoes msg through c and then closes cleanly.
+func exchange(c net.Conn, msg string, closeWrite func() error) error {
+	if _, err := io.WriteString(c, msg+"\n"); err != nil {
+		return err
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if got != msg+"\n" {
+		return fmt.Errorf("echo %q, want %q", got, msg+"\n")
+	}
+	if err := closeWrite(); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, c)
+	return err
+}
+
+type goLoader struct {
+	full, resume *tls.Config
+	cfg          LoadConfig
+}
+
+func newGoLoader(cfg LoadConfig) (*goLoader, error) {
+	v := uint16(tls.VersionTLS13)
+	if cfg.Version == ossl.VersionTLS12 {
+		v = tls.VersionTLS12
+	}
+	base := &tls.Config{ServerName: cfg.ServerName, MinVersion: v, MaxVersion: v}
+	if cfg.Version == 0 {
+		base.MinVersion, base.MaxVersion = tls.VersionTLS12, tls.VersionTLS13
+	}
+	if cfg.RootCAs != nil {
+		pool, err := certPool(cfg.RootCAs)
+		if err != nil {
+			return nil, err
+		}
+		base.RootCAs = pool
+	} else {
+		base.InsecureSkipVerify = true
+	}
+	resume := base.Clone()
+	resume.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+	return &goLoader{full: base, resume: resume, cfg: cfg}, nil
+}
+
+func (g *goLoader) conn(ctx context.Context, resume bool) (bool, time.Duration, error) {
+	cfg := g.full
+	if resume {
+		cfg = g.resume
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	d := tls.Dialer{Config: cfg}
+	nc, err := d.DialContext(ctx, "tcp", g.cfg.Addr)
+	if err != nil {
+		return false, 0, err
+	}
+	hs := time.Since(start)
+	c := nc.(*tls.Conn)
+	defer c.Close()
+	_ = c.SetDeadline(start.Add(g.cfg.Timeout))
+	if err := exchange(c, g.cfg.Message, c.CloseWrite); err != nil {
+		return false, hs, err
+	}
+	return c.ConnectionState().DidResume, hs, nil
+}
+
+func (g *goLoader) close() {}
+
+type osslLoader struct {
+	full, resume *ossl.Ctx
+	cfg          LoadConfig
+}
+
+func newOsslLoader(cfg LoadConfig) (*osslLoader, error) {
+	mk := func(cache bool) (*ossl.Ctx, error) {
+		ctx, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleClient, MinVersion: cfg.Version, MaxVersion: cfg.Version})
+		if err != nil {
+			return nil, err
+		}
+		if cfg.RootCAs != nil {
+			if err := ctx.AddTrustedCertificatePEM(cfg.RootCAs); err != nil {
+				ctx.Close()
+				return nil, err
+			}
+			if err := ctx.SetVerify(ossl.VerifyPeer); err != nil {
+				ctx.Close()
+				return nil, err
+			}
+		}
+		if cache {
+			if _, err := ctx.SetSessionCacheMode(ossl.CacheClient | ossl.CacheNoInternalStore); err != nil {
+				ctx.Close()
+				return nil, err
+			}
+			if err := ctx.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(1)}); err != nil {
+				ctx.Close()
+				return nil, err
+			}
+		}
+		return ctx, nil
+	}
+	full, err := mk(false)
+	if err != nil {
+		return nil, err
+	}
+	resume, err := mk(true)
+	if err != nil {
+		full.Close()
+		return nil, err
+	}
+	return &osslLoader{full: full, resume: resume, cfg: cfg}, nil
+}
+
+func (o *osslLoader) conn(ctx context.Context, resume bool) (bool, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", o.cfg.Addr)
+	if err != nil {
+		return false, 0, err
+	}
+	_ = raw.SetDeadline(start.Add(o.cfg.Timeout))
+	sslCtx, cc := o.full, ossl.ClientConfig{ServerName: o.cfg.ServerName}
+	if resume {
+		sslCtx, cc.CacheKey = o.resume, o.cfg.Addr
+	}
+	c, err := ossl.Client(raw, sslCtx, cc)
+	if err != nil {
+		raw.Close()
+		return false, 0, err
+	}
+	defer c.Close()
+	if err := c.Handshake(ctx); err != nil {
+		return false, 0, err
+	}
+	hs := time.Since(start)
+	if err := exchange(c, o.cfg.Message, c.CloseWrite); err != nil {
+		return false, hs, err
+	}
+	return c.SessionReused(), hs, nil
+}
+
+func (o *osslLoader) close() {
+	o.full.Close()
+	o.resume.Close()
+}
+
+func certPool(pem []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errors.New("no PEM certificate in the CA file")
+	}
+	return pool, nil
+}

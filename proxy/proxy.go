@@ -1,0 +1,461 @@
+// Package proxy is a TLS-terminating TCP proxy on libssl: each client
+// connection's TLS is served by an ossl.TLSConn whose context keeps its
+// sessions in libssl's cache and, through the session callbacks, in a Go
+// store (in process, or in Redis, shared by every proxy of a fleet), and its
+// plaintext is relayed to one upstream address. It logs each connection's
+// resumption and exports the cache's counters for Prometheus.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/store/redisstore"
+)
+
+// Defaults of Config.
+const (
+	DefaultSessionIDContext = "osslcache"
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultDialTimeout      = 5 * time.Second
+	// DefaultCacheMode keeps sessions in the store only.
+	DefaultCacheMode = ossl.CacheServer | ossl.CacheNoInternal
+)
+
+var errTooManyFiles error = syscall.EMFILE
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("proxy: server closed")
+
+// Config configures a Server.
+type Config struct {
+	// Upstream is the host:port each client connection is relayed to.
+	Upstream string
+	// CertFile and KeyFile are the PEM certificate chain (leaf first) and
+	// private key the proxy presents.
+	CertFile, KeyFile string
+	// MinVersion and MaxVersion bound the TLS versions (0: libssl's
+	// default).
+	MinVersion, MaxVersion ossl.Version
+	// CacheMode is the server context's session cache mode
+	// (DefaultCacheMode if 0; set ossl.CacheOff explicitly with
+	// CacheModeSet).
+	CacheMode    ossl.CacheMode
+	CacheModeSet bool
+	// Store says where sessions are kept besides (or instead of) libssl's
+	// internal cache; the zero value is "none".
+	Store StoreSpec
+	// RedisKeys seal the sessions of a Redis store (see redisstore).
+	RedisKeys redisstore.Keyring
+	// SessionIDContext names the service: only proxies with the same one
+	// resume each other's sessions (DefaultSessionIDContext if empty).
+	SessionIDContext string
+	// LookupTimeout bounds each store call (ossl.DefaultLookupTimeout if 0).
+	LookupTimeout time.Duration
+	// NoTicket sets SSL_OP_NO_TICKET: TLS 1.2 resumes by session ID and
+	// TLS 1.3 issues stateful tickets, both through the cache and store.
+	NoTicket bool
+	// TicketKeys, if set, are the TicketKeySize bytes of stateless ticket
+	// keys shared by a fleet (without them each proxy makes its own).
+	TicketKeys []byte
+	// SessionTimeout is the lifetime of new sessions (libssl's 300 s if 0).
+	SessionTimeout time.Duration
+	// HandshakeTimeout bounds each TLS handshake
+	// (DefaultHandshakeTimeout if 0).
+	HandshakeTimeout time.Duration
+	// DialTimeout bounds connecting to Upstream (DefaultDialTimeout if 0).
+	DialTimeout time.Duration
+	// Logger gets one line per connection (slog.Default() if nil).
+	Logger *slog.Logger
+}
+
+// Server is a running proxy's state. Make it with New, run it with Serve,
+// stop it with Shutdown or Close.
+type Server struct {
+	cfg   Config
+	ctx   *ossl.Ctx
+	store *openedStore
+	log   *slog.Logger
+	m     *metrics
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*proxyConn]struct{}
+	closing   bool
+	wg        sync.WaitGroup // connection handlers
+	doneOnce  sync.Once
+
+	baseCtx context.Context
+	cancel  context.CancelFunc
+}
+
+// New builds the server context (certificate, versions, cache mode,
+// tickets, session id context) and opens the store. It does not listen.
+func New(cfg Config) (*Server, error) {
+	if cfg.Upstream == "" {
+		return nil, errors.New("proxy: no upstream address")
+	}
+	if !cfg.CacheModeSet && cfg.CacheMode == 0 {
+		cfg.CacheMode = DefaultCacheMode
+	}
+	if err := CheckCacheMode(cfg.CacheMode, cfg.Store.Kind); err != nil {
+		return nil, err
+	}
+	if cfg.SessionIDContext == "" {
+		cfg.SessionIDContext = DefaultSessionIDContext
+	}
+	if cfg.LookupTimeout <= 0 {
+		cfg.LookupTimeout = ossl.DefaultLookupTimeout
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleServer, MinVersion: cfg.MinVersion, MaxVersion: cfg.MaxVersion})
+	if err != nil {
+		return nil, err
+	}
+	st, err := setupCtx(ctx, cfg)
+	if err != nil {
+		ctx.Close()
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		ctx:       ctx,
+		store:     st,
+		log:       cfg.Logger,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*proxyConn]struct{}{},
+	}
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	s.m = newMetrics(s)
+	return s, nil
+}
+
+// CheckCacheMode refuses modes under which the proxy would cache nothing it
+// could find again, or that lack SERVER (OFF is allowed: no resumption).
+func CheckCacheMode(m ossl.CacheMode, kind StoreKind) error {
+	if m == ossl.CacheOff {
+		return nil
+	}
+	if m&ossl.CacheServer == 0 {
+		return fmt.Errorf("proxy: cache mode %v lacks SERVER", m)
+	}
+	if (kind == StoreNone || kind == "") && m&(ossl.CacheNoInternalLookup|ossl.CacheNoInternalStore) != 0 {
+		return fmt.Errorf("proxy: cache mode %v turns libssl's internal cache off, and there is no store: nothing would resume (use -store memory or redis://..., or -cache-mode SERVER)", m)
+	}
+	return nil
+}
+
+func setupCtx(ctx *ossl.Ctx, cfg Config) (*openedStore, error) {
+	if err := ctx.LoadCertificateFiles(cfg.CertFile, cfg.KeyFile); err != nil {
+		return nil, err
+	}
+	if err := ctx.SetSessionIDContext([]byte(cfg.SessionIDContext)); err != nil {
+		return nil, err
+	}
+	if _, err := ctx.SetSessionCacheMode(cfg.CacheMode); err != nil {
+		return nil, err
+	}
+	if err := ctx.SetNoTicket(cfg.NoTicket); err != nil {
+		return nil, err
+	}
+	if cfg.TicketKeys != nil {
+		if err := setTicketKeys(ctx, cfg.TicketKeys); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.SessionTimeout > 0 {
+		if _, err := ctx.SetTimeout(cfg.SessionTimeout); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStore(cfg.Store, cfg.RedisKeys, cfg.LookupTimeout, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if ss := st.sessionStore(); ss != nil {
+		err := ctx.SetSessionStore(ossl.StoreConfig{
+			Store:         ss,
+			LookupTimeout: cfg.LookupTimeout,
+			OnEvent: func(ev ossl.Event) {
+				cfg.Logger.Debug("session store event", "kind", ev.Kind.String(), "op", ev.Op, "err", ev.Err)
+			},
+		})
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// Ctx returns the server context, for inspection (Stats, CallbackStats).
+func (s *Server) Ctx() *ossl.Ctx { return s.ctx }
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Server) Config() Config { return s.cfg }
+
+// Serve accepts connections on l until Shutdown or Close, serving each on
+// its own goroutine. It returns ErrServerClosed after those, or the
+// accept error that stopped it.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		raw, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.m.accepted.Inc()
+		pc := &proxyConn{raw: raw}
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			raw.Close()
+			return ErrServerClosed
+		}
+		s.conns[pc] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.handle(pc)
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown stops accepting, then waits for the open connections to end
+// until ctx is done, when it closes those left (and returns ctx's error
+// with their count). It releases the context and the store after.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopAccepting()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		n := s.closeConns()
+		<-done
+		err = fmt.Errorf("proxy: %d connections still open at the shutdown deadline were closed: %w", n, ctx.Err())
+	}
+	s.release()
+	return err
+}
+
+// Close stops accepting, closes every connection at once and releases
+// the context and the store.
+func (s *Server) Close() error {
+	s.stopAccepting()
+	s.closeConns()
+	s.wg.Wait()
+	s.release()
+	return nil
+}
+
+// ActiveConnections returns the number of connections being served.
+func (s *Server) ActiveConnections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// StopAccepting closes the listeners: Serve returns ErrServerClosed, and
+// open connections go on. Shutdown and Close call it.
+func (s *Server) StopAccepting() { s.stopAccepting() }
+
+func (s *Server) stopAccepting() {
+	s.mu.Lock()
+	s.closing = true
+	ls := make([]net.Listener, 0, len(s.listeners))
+	for l := range s.listeners {
+		ls = append(ls, l)
+	}
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+func (s *Server) closeConns() int {
+	s.cancel()
+	s.mu.Lock()
+	cs := make([]*proxyConn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.close()
+	}
+	return len(cs)
+}
+
+func (s *Server) release() {
+	s.doneOnce.Do(func() {
+		s.cancel()
+		s.store.close()
+		s.ctx.Close()
+	})
+}
+
+// proxyConn is one client connection and, once dialed, its upstream.
+type proxyConn struct {
+	raw net.Conn
+	mu  sync.Mutex
+	tc  *ossl.TLSConn
+	up  net.Conn
+}
+
+func (c *proxyConn) set(tc *ossl.TLSConn, up net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tc != nil {
+		c.tc = tc
+	}
+	if up != nil {
+		c.up = up
+	}
+}
+
+// close breaks the connection (and its upstream) from outside its handler.
+func (c *proxyConn) close() {
+	c.mu.Lock()
+	tc, up := c.tc, c.up
+	c.mu.Unlock()
+	if up != nil {
+		up.Close()
+	}
+	if tc != nil {
+		tc.Close()
+	} else {
+		c.raw.Close()
+	}
+}
+
+func (s *Server) handle(pc *proxyConn) {
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, pc)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
+	s.m.active.Inc()
+	defer s.m.active.Dec()
+	remote := pc.raw.RemoteAddr().String()
+	start := time.Now()
+	tc, err := ossl.Server(pc.raw, s.ctx)
+	if err != nil {
+		pc.raw.Close()
+		s.m.handshakeErrors.Inc()
+		s.log.Warn("connection", "remote", remote, "err", err)
+		return
+	}
+	pc.set(tc, nil)
+	defer tc.Close()
+	_ = pc.raw.SetDeadline(start.Add(s.cfg.HandshakeTimeout))
+	if err := tc.Handshake(s.baseCtx); err != nil {
+		s.m.handshakeErrors.Inc()
+		s.log.Warn("handshake failed", "remote", remote, "err", err, "handshake_ms", ms(time.Since(start)))
+		return
+	}
+	_ = pc.raw.SetDeadline(time.Time{})
+	hsTime := time.Since(start)
+	version, resumed := tc.Version(), tc.SessionReused()
+	s.m.handshake(version, resumed, hsTime)
+	s.log.Info("connection", "remote", remote, "version", version.String(), "resumed", resumed,
+		"sni", tc.ServerName(), "handshake_ms", ms(hsTime))
+
+	d := net.Dialer{Timeout: s.cfg.DialTimeout}
+	up, err := d.DialContext(s.baseCtx, "tcp", s.cfg.Upstream)
+	if err != nil {
+		s.m.upstreamErrors.Inc()
+		s.log.Warn("upstream dial failed", "remote", remote, "upstream", s.cfg.Upstream, "err", err)
+		return
+	}
+	pc.set(nil, up)
+	defer up.Close()
+	in, out := s.relay(tc, up)
+	s.log.Debug("connection closed", "remote", remote, "bytes_in", in, "bytes_out", out, "duration_ms", ms(time.Since(start)))
+}
+
+// relay copies both ways until both ends are done: a close_notify (or EOF)
+// from the client half-closes the upstream, the upstream's EOF sends
+// close_notify to the client. An error on either side ends both.
+func (s *Server) relay(tc *ossl.TLSConn, up net.Conn) (in, out int64) {
+	errc := make(chan error, 2)
+	go func() {
+		var err error
+		in, err = io.Copy(up, tc)
+		s.m.bytesIn.Add(float64(in)) // before the half-close the client may wait for
+		if err == nil {
+			if cw, ok := up.(interface{ CloseWrite() error }); ok {
+				err = cw.CloseWrite()
+			}
+		}
+		errc <- err
+	}()
+	go func() {
+		var err error
+		out, err = io.Copy(tc, up)
+		s.m.bytesOut.Add(float64(out))
+		if err == nil {
+			err = tc.CloseWrite()
+		}
+		errc <- err
+	}()
+	for range 2 {
+		if err := <-errc; err != nil {
+			// Break the other direction too.
+			up.Close()
+			tc.Close()
+		}
+	}
+	return in, out
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,225 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/store"
+	"github.com/osslcache/osslcache/store/redisstore"
+)
+
+// StoreKind names the session store behind a proxy.
+type StoreKind string
+
+// Store kinds.
+const (
+	StoreNone   StoreKind = "none"   // libssl's internal cache only
+	StoreMemory StoreKind = "memory" // store.Memory, in process
+	StoreRedis  StoreKind = "redis"  // redisstore, shared by every proxy on the same Redis
+)
+
+// StoreSpec is a parsed -store value: "none", "memory", "memory?capacity=N",
+// or a Redis URL:
+//
+//	redis://[user:password@]host:port[/db][?prefix=P&single_use=1&pool_size=N&dial_timeout=1s&allow_plaintext=1]
+//
+// rediss:// speaks TLS to Redis, verified against the system roots.
+type StoreSpec struct {
+	Kind StoreKind
+	// MemoryCapacity bounds store.Memory (0: its default).
+	MemoryCapacity int
+	// Redis holds the connection options of a Redis store, without Keys
+	// (those come from a key file) and Logger.
+	Redis redisstore.Options
+	// Text is the spec as given, with any password removed.
+	Text string
+}
+
+// ParseStoreSpec reads a -store value. Unknown query parameters are errors,
+// so that a typo does not silently change how sessions are kept.
+func ParseStoreSpec(s string) (StoreSpec, error) {
+	switch {
+	case s == "none":
+		return StoreSpec{Kind: StoreNone, Text: s}, nil
+	case s == "memory" || strings.HasPrefix(s, "memory?"):
+		spec := StoreSpec{Kind: StoreMemory, Text: s}
+		q, err := url.ParseQuery(strings.TrimPrefix(strings.TrimPrefix(s, "memory"), "?"))
+		if err != nil {
+			return StoreSpec{}, fmt.Errorf("store %q: %v", s, err)
+		}
+		for k, v := range q {
+			if k != "capacity" || len(v) != 1 {
+				return StoreSpec{}, fmt.Errorf("store %q: unknown parameter %q (memory takes capacity=N)", s, k)
+			}
+			n, err := strconv.Atoi(v[0])
+			if err != nil || n <= 0 {
+				return StoreSpec{}, fmt.Errorf("store %q: capacity must be a positive integer", s)
+			}
+			spec.MemoryCapacity = n
+		}
+		return spec, nil
+	case strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://"):
+		return parseRedisURL(s)
+	}
+	return StoreSpec{}, fmt.Errorf("store %q: want none, memory, or a redis:// or rediss:// URL", s)
+}
+
+func parseRedisURL(s string) (StoreSpec, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return StoreSpec{}, fmt.Errorf("store: %v", err)
+	}
+	spec := StoreSpec{Kind: StoreRedis}
+	o := &spec.Redis
+	if u.Host == "" {
+		return StoreSpec{}, fmt.Errorf("store %q: no host:port", u.Redacted())
+	}
+	o.Addr = u.Host
+	if u.Port() == "" {
+		o.Addr = net.JoinHostPort(u.Hostname(), "6379")
+	}
+	if u.User != nil {
+		o.Username = u.User.Username()
+		o.Password, _ = u.User.Password()
+		if _, set := u.User.Password(); !set {
+			// redis://:password@ and redis://password@ both mean a
+			// password for the default user.
+			o.Username, o.Password = "", u.User.Username()
+		}
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		n, err := strconv.Atoi(db)
+		if err != nil || n < 0 {
+			return StoreSpec{}, fmt.Errorf("store %q: database %q is not a number", u.Redacted(), db)
+		}
+		o.DB = n
+	}
+	if u.Scheme == "rediss" {
+		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	for k, v := range u.Query() {
+		if len(v) != 1 {
+			return StoreSpec{}, fmt.Errorf("store %q: parameter %q given %d times", u.Redacted(), k, len(v))
+		}
+		val := v[0]
+		var perr error
+		switch k {
+		case "prefix":
+			o.Prefix = val
+		case "single_use":
+			o.SingleUse, perr = strconv.ParseBool(val)
+		case "allow_plaintext":
+			o.AllowPlaintext, perr = strconv.ParseBool(val)
+		case "pool_size":
+			o.PoolSize, perr = strconv.Atoi(val)
+			if perr == nil && o.PoolSize <= 0 {
+				perr = errors.New("must be positive")
+			}
+		case "dial_timeout":
+			o.DialTimeout, perr = time.ParseDuration(val)
+			if perr == nil && o.DialTimeout <= 0 {
+				perr = errors.New("must be positive")
+			}
+		default:
+			return StoreSpec{}, fmt.Errorf("store %q: unknown parameter %q (known: prefix, single_use, allow_plaintext, pool_size, dial_timeout)", u.Redacted(), k)
+		}
+		if perr != nil {
+			return StoreSpec{}, fmt.Errorf("store %q: %s=%q: %v", u.Redacted(), k, val, perr)
+		}
+	}
+	spec.Text = u.Redacted()
+	return spec, nil
+}
+
+// ReadKeyFile reads a Redis store's sealing keys from a file holding a
+// keyring in redisstore.ParseKeyring's form ("id:base64key[,id:base64key]",
+// the first being current; blank lines and lines starting with # are
+// skipped, other lines are joined with commas). It warns through log when
+// the file can be read by others than its owner.
+func ReadKeyFile(path string, log *slog.Logger) (redisstore.Keyring, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return redisstore.Keyring{}, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 && log != nil {
+		log.Warn("the Redis key file can be read by others than its owner; it protects every stored session's master secret",
+			"file", path, "mode", fi.Mode().Perm().String())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return redisstore.Keyring{}, err
+	}
+	var entries []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		entries = append(entries, line)
+	}
+	if len(entries) == 0 {
+		return redisstore.Keyring{}, fmt.Errorf("%s: no key", path)
+	}
+	k, err := redisstore.ParseKeyring(strings.Join(entries, ","))
+	if err != nil {
+		return redisstore.Keyring{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// openedStore is a store a Server made and closes.
+type openedStore struct {
+	spec   StoreSpec
+	memory *store.Memory
+	redis  *redisstore.Store
+}
+
+func (o *openedStore) sessionStore() ossl.SessionStore {
+	switch {
+	case o.memory != nil:
+		return o.memory
+	case o.redis != nil:
+		return o.redis.SessionStore()
+	}
+	return nil
+}
+
+func (o *openedStore) close() {
+	if o.memory != nil {
+		o.memory.Close()
+	}
+	if o.redis != nil {
+		_ = o.redis.Close()
+	}
+}
+
+func openStore(spec StoreSpec, keys redisstore.Keyring, lookupTimeout time.Duration, log *slog.Logger) (*openedStore, error) {
+	o := &openedStore{spec: spec}
+	switch spec.Kind {
+	case StoreNone, "":
+	case StoreMemory:
+		o.memory = store.NewMemory(spec.MemoryCapacity)
+	case StoreRedis:
+		ro := spec.Redis
+		ro.Keys = keys
+		ro.LookupTimeout = lookupTimeout
+		ro.Logger = log
+		rs, err := redisstore.New(ro)
+		if err != nil {
+			return nil, err
+		}
+		o.redis = rs
+	default:
+		return nil, fmt.Errorf("unknown store kind %q", spec.Kind)
+	}
+	return o, nil
+}
