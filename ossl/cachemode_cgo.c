@@ -387,11 +387,12 @@ const char *go_ssl_get_cache_key(SSL *ssl) {
 }
 
 static int go_new_cb(SSL *ssl, SSL_SESSION *sess) {
-	uintptr_t h = go_ctx_get_handle(go_session_ctx(ssl));
+	SSL_CTX *sctx = go_session_ctx(ssl);
+	uintptr_t h = go_ctx_get_handle(sctx);
 	// Go never keeps libssl's reference (it takes its own), so 0 always
 	// tells libssl to drop the one it lent us.
 	if (h != 0)
-		goNewSession(h, ssl, sess);
+		goNewSession(h, ssl, sess, SSL_CTX_get_session_cache_mode(sctx));
 	return 0;
 }
 

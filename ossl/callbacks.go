@@ -129,14 +129,34 @@ type LookupInfo struct {
 	SessionIDContext []byte
 	// ServerName is the SNI host name the client sent, if any.
 	ServerName string
+	// CacheMode is the serving context's cache mode at the call. With
+	// CacheNoInternalStore libssl keeps no session of its own, so a store
+	// may keep a reference (Session.Ref) rather than a copy.
+	CacheMode CacheMode
 }
 
 type lookupInfoKey struct{}
 
+// infoCtx carries a call's LookupInfo in one allocation (the handshake
+// path makes one per store call).
+type infoCtx struct {
+	context.Context
+	info LookupInfo
+}
+
+func (c *infoCtx) Value(key any) any {
+	if _, ok := key.(lookupInfoKey); ok {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
 // LookupInfoFrom returns the LookupInfo of a store call's context.
 func LookupInfoFrom(ctx context.Context) (LookupInfo, bool) {
-	li, ok := ctx.Value(lookupInfoKey{}).(LookupInfo)
-	return li, ok
+	if li, ok := ctx.Value(lookupInfoKey{}).(*LookupInfo); ok {
+		return *li, true
+	}
+	return LookupInfo{}, false
 }
 
 // CallbackStats counts what the session callbacks did on one context. Each
@@ -445,7 +465,7 @@ var errAbandonedCall = errors.New("ossl: store call abandoned at the lookup time
 // *panicError. The result of an abandoned call is handed to discard, if
 // set, whenever it arrives; a panic there is counted and reported too.
 func call[T any](st *ctxState, cfg *StoreConfig, op string, id []byte, info LookupInfo, f func(context.Context) (T, error), discard func(T)) (T, error) {
-	ctx := context.WithValue(context.Background(), lookupInfoKey{}, info)
+	var ctx context.Context = &infoCtx{Context: context.Background(), info: info}
 	inline := isInline(cfg.Store)
 	if !inline {
 		// An inline store never blocks; only the others need a deadline
@@ -522,8 +542,8 @@ func (st *ctxState) classify(cfg *StoreConfig, op string, id []byte, err error, 
 	st.report(cfg.OnEvent, Event{Kind: kind, Op: op, SessionID: id, Err: err})
 }
 
-func (st *ctxState) lookupInfo(ssl *C.SSL) LookupInfo {
-	li := LookupInfo{SessionIDContext: st.sessionIDContext()}
+func (st *ctxState) lookupInfo(ssl *C.SSL, mode CacheMode) LookupInfo {
+	li := LookupInfo{SessionIDContext: st.sessionIDContext(), CacheMode: mode}
 	if n := C.SSL_get_servername(ssl, C.TLSEXT_NAMETYPE_host_name); n != nil {
 		li.ServerName = C.GoString(n)
 	}
@@ -537,7 +557,7 @@ func borrowed(p *C.SSL_SESSION) *Session {
 	return s
 }
 
-func (st *ctxState) onNewSession(ssl *C.SSL, sp *C.SSL_SESSION) {
+func (st *ctxState) onNewSession(ssl *C.SSL, sp *C.SSL_SESSION, mode CacheMode) {
 	if C.SSL_is_server(ssl) == 0 {
 		st.onNewClientSession(ssl, sp)
 		return
@@ -555,7 +575,7 @@ func (st *ctxState) onNewSession(ssl *C.SSL, sp *C.SSL_SESSION) {
 		// The call may outlive the callback: give it its own reference.
 		arg, _ = sess.Ref()
 	}
-	_, err := call(st, cfg, "put", id, st.lookupInfo(ssl), func(ctx context.Context) (struct{}, error) {
+	_, err := call(st, cfg, "put", id, st.lookupInfo(ssl, mode), func(ctx context.Context) (struct{}, error) {
 		if arg != sess {
 			defer arg.Close() // whenever the store returns
 		}
@@ -596,7 +616,7 @@ func (st *ctxState) onGetSession(ssl *C.SSL, id []byte, mode CacheMode) *C.SSL_S
 		st.reject(cfg, id, fmt.Errorf("ossl: session ID of %d bytes (limit %d)", len(id), MaxSessionIDLength))
 		return nil
 	}
-	info := st.lookupInfo(ssl)
+	info := st.lookupInfo(ssl, mode)
 	sess, err := call(st, cfg, "get", id, info, func(ctx context.Context) (*Session, error) {
 		return cfg.Store.Get(ctx, id)
 	}, (*Session).Close) // a late answer is nobody's: release it

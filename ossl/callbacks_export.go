@@ -26,13 +26,13 @@ func goCtxStateFree(h C.uintptr_t) {
 }
 
 //export goNewSession
-func goNewSession(h C.uintptr_t, ssl *C.SSL, sess *C.SSL_SESSION) C.int {
+func goNewSession(h C.uintptr_t, ssl *C.SSL, sess *C.SSL_SESSION, mode C.long) C.int {
 	st := stateOf(h)
 	if st == nil {
 		return 0
 	}
 	defer st.recoverInto("new-session callback", nil, nil)
-	st.onNewSession(ssl, sess)
+	st.onNewSession(ssl, sess, CacheMode(mode))
 	return 0
 }
 

@@ -451,3 +451,36 @@ func TestCallbackCrossingCost(t *testing.T) {
 	assert.Positive(t, ossl.CallbackCrossingCost(1000))
 	assert.Zero(t, ossl.CallbackCrossingCost(0))
 }
+
+// TestMemoryStoreSurvivesInternalFlush: with libssl's internal cache on,
+// the memory store keeps its own copy, so sessions libssl flushed from its
+// cache (marking its object not resumable) still resume from the store;
+// under NO_INTERNAL_STORE it keeps libssl's object itself.
+func TestMemoryStoreSurvivesInternalFlush(t *testing.T) {
+	for _, tt := range []struct {
+		mode     ossl.CacheMode
+		sameObj  bool
+		callback ossl.CallbackSet
+	}{
+		{ossl.CacheServer, false, ossl.CallbackNew | ossl.CallbackGet},
+		{ossl.CacheServer | ossl.CacheNoInternal, true, ossl.CallbackAll},
+	} {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			server, client := newServer(t, tls12), newClient(t, tls12)
+			setMode(t, server, tt.mode)
+			mem := store.NewMemory(0)
+			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem, Callbacks: tt.callback}))
+			full := handshake(t, client, server, ossltest.Options{})
+			kept, err := mem.Get(context.Background(), full.ServerSession.ID())
+			require.NoError(t, err)
+			require.NotNil(t, kept)
+			assert.Equal(t, tt.sameObj, kept.Ptr() == full.ServerSession.Ptr())
+			kept.Close()
+
+			require.NoError(t, server.FlushSessions(time.Time{}))
+			res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
+			assert.True(t, res.ServerReused, "resumed from the store after the internal cache was flushed")
+			assert.Equal(t, int64(1), server.CallbackStats().GetHits)
+		})
+	}
+}

@@ -13,8 +13,9 @@ import (
 const memoryShards = 32
 
 // Memory is an in-process ossl.SessionStore of native sessions: each entry
-// is an SSL_SESSION copied once when stored and handed to libssl by
-// reference on every lookup (no DER round trip). It holds at most its capacity (the least recently used entry
+// is an SSL_SESSION kept when stored (by reference, or copied once when
+// libssl keeps its own) and handed to libssl by reference on every lookup
+// (no DER round trip). It holds at most its capacity (the least recently used entry
 // goes first), drops entries at their expiry, and spreads entries over
 // shards so concurrent handshakes rarely contend. Safe for concurrent use.
 type Memory struct {
@@ -67,12 +68,13 @@ func (m *Memory) shard(id []byte) *memoryShard {
 // NeverBlocks reports true: Memory is an ossl.InlineStore.
 func (m *Memory) NeverBlocks() bool { return true }
 
-// Put keeps a private copy of sess (SSL_SESSION_dup) until its expiry: a
-// copy, so that libssl evicting or flushing its own object from its
-// internal cache (which marks that object not resumable) leaves the store's
-// entry alive. Libssl tells the store what to drop through the remove
-// callback.
-func (m *Memory) Put(_ context.Context, sess *ossl.Session) error {
+// Put keeps sess until its expiry. When the context keeps sessions in its
+// internal cache too, the store keeps a private copy (SSL_SESSION_dup), so
+// that libssl evicting or flushing its own object (which marks that object
+// not resumable) leaves the store's entry alive; libssl tells the store
+// what to drop through the remove callback. Under NO_INTERNAL_STORE libssl
+// keeps nothing, and the store keeps a reference to libssl's object.
+func (m *Memory) Put(ctx context.Context, sess *ossl.Session) error {
 	id := sess.ID()
 	if len(id) == 0 {
 		return errNoID
@@ -81,7 +83,13 @@ func (m *Memory) Put(_ context.Context, sess *ossl.Session) error {
 	if !expires.After(m.now()) {
 		return nil
 	}
-	cp, err := sess.Dup()
+	var cp *ossl.Session
+	var err error
+	if li, _ := ossl.LookupInfoFrom(ctx); li.CacheMode&ossl.CacheNoInternalStore != 0 {
+		cp, err = sess.Ref()
+	} else {
+		cp, err = sess.Dup()
+	}
 	if err != nil {
 		return err
 	}
