@@ -42,41 +42,24 @@ func serveTLS(t *testing.T, ctx *ossl.Ctx, handle func(*ossl.TLSConn) error) (st
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	results := make(chan serverResult, 16)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			raw, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_ = raw.SetDeadline(time.Now().Add(testDeadline))
-				tc, err := ossl.Server(raw, ctx)
-				if err != nil {
-					raw.Close()
-					results <- serverResult{err: err}
-					return
-				}
-				defer tc.Close()
-				if err := tc.Handshake(context.Background()); err != nil {
-					results <- serverResult{err: err}
-					return
-				}
-				res := serverResult{reused: tc.SessionReused(), version: tc.Version(), sni: tc.ServerName()}
-				if handle != nil {
-					res.err = handle(tc)
-				}
-				results <- res
-			}()
+	ossltest.Serve(t, l, func(raw net.Conn) {
+		_ = raw.SetDeadline(time.Now().Add(testDeadline))
+		tc, err := ossl.Server(raw, ctx)
+		if err != nil {
+			raw.Close()
+			results <- serverResult{err: err}
+			return
 		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
+		defer tc.Close()
+		if err := tc.Handshake(context.Background()); err != nil {
+			results <- serverResult{err: err}
+			return
+		}
+		res := serverResult{reused: tc.SessionReused(), version: tc.Version(), sni: tc.ServerName()}
+		if handle != nil {
+			res.err = handle(tc)
+		}
+		results <- res
 	})
 	return l.Addr().String(), results
 }

@@ -66,7 +66,7 @@ type Config struct {
 	// TicketKeys, if set, are the TicketKeySize bytes of stateless ticket
 	// keys shared by a fleet (without them each proxy makes its own).
 	TicketKeys []byte
-	// SessionTimeout is the lifetime of new sessions (libssl's 300 s if 0).
+	// SessionTimeout is the lifetime of new sessions (libssl's default, 7200 s, if 0).
 	SessionTimeout time.Duration
 	// HandshakeTimeout bounds each TLS handshake
 	// (DefaultHandshakeTimeout if 0).

@@ -57,35 +57,7 @@ func testCert(t testing.TB) certFiles {
 }
 
 // echoUpstream runs a plaintext echo server on loopback.
-func echoUpstream(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(testDeadline))
-				_, _ = io.Copy(c, c)
-				_ = c.(*net.TCPConn).CloseWrite()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	return l.Addr().String()
-}
+func echoUpstream(t testing.TB) string { return ossltest.EchoServer(t, testDeadline) }
 
 // logBuffer collects log lines.
 type logBuffer struct {

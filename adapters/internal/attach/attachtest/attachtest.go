@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store"
 )
 
@@ -38,26 +38,7 @@ type Handshaker interface {
 func ServeEcho(t *testing.T, raw net.Listener, l net.Listener) (string, <-chan error) {
 	t.Helper()
 	errs := make(chan error, 64)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs <- echoOnce(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
+	ossltest.Serve(t, l, func(c net.Conn) { errs <- echoOnce(c) })
 	return raw.Addr().String(), errs
 }
 
