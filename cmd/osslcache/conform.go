@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"time"
 
@@ -165,11 +166,15 @@ func conformCompare(rep conformance.Report, file string, match func(string) bool
 	return &conformance.Comparison{Source: exp.Source, Mismatches: conformance.Compare(rep, exp.Select(match))}
 }
 
-// writeFile writes a whole file, or nothing when write fails.
+// conformWriteFile writes a whole file, creating its directory, or
+// nothing when write fails.
 func conformWriteFile(name string, write func(io.Writer) error) error {
 	var b bytes.Buffer
 	if err := write(&b); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
 	}
 	return os.WriteFile(name, b.Bytes(), 0o644)
 }

@@ -50,7 +50,8 @@ func TestConformFlags(t *testing.T) {
 
 func TestConformWritesReports(t *testing.T) {
 	dir := t.TempDir()
-	jsonFile, mdFile, draft := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.md"), filepath.Join(dir, "e.json")
+	// The JSON report goes into a directory that does not exist yet.
+	jsonFile, mdFile, draft := filepath.Join(dir, "out", "reports", "r.json"), filepath.Join(dir, "r.md"), filepath.Join(dir, "e.json")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"conform", "-run", cheapClaim + "|^client-stores$", "-json", jsonFile, "-md", mdFile, "-write-expect", draft}, &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
