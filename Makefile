@@ -2,6 +2,9 @@
 # `make conform` is the main job, `make test` the tests; both install what
 # is missing first (scripts/setup.sh).
 
+SHELL        := /bin/bash
+.SHELLFLAGS  := -o pipefail -ec
+
 GO       ?= go
 VERSIONS ?= 1.1.1 3.0 3.5 3.6
 PKGS     := ./...
