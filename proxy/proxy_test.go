@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/testutil"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/proxy"
@@ -59,33 +59,15 @@ func testCert(t testing.TB) certFiles {
 // echoUpstream runs a plaintext echo server on loopback.
 func echoUpstream(t testing.TB) string { return ossltest.EchoServer(t, testDeadline) }
 
-// logBuffer collects log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startProxy runs a proxy on a loopback port.
-func startProxy(t testing.TB, cfg proxy.Config) (*proxy.Server, string, *logBuffer) {
+func startProxy(t testing.TB, cfg proxy.Config) (*proxy.Server, string, *testutil.SyncBuffer) {
 	t.Helper()
 	cf := testCert(t)
 	cfg.CertFile, cfg.KeyFile = cf.certFile, cf.keyFile
 	if cfg.Upstream == "" {
 		cfg.Upstream = echoUpstream(t)
 	}
-	logs := &logBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := proxy.New(cfg)
 	require.NoError(t, err)
@@ -224,31 +206,6 @@ func TestProxyRelaysAndResumes(t *testing.T) {
 	}
 }
 
-// scrape fetches /metrics and returns each sample line's value by its name
-// and labels as written ("name" or `name{a="b"}`).
-func scrape(t testing.TB, url string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		require.Positive(t, i, line)
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		require.NoError(t, err, line)
-		out[line[:i]] = v
-	}
-	require.NoError(t, sc.Err())
-	return out
-}
-
 func TestProxyMetrics(t *testing.T) {
 	spec, err := proxy.ParseStoreSpec("memory")
 	require.NoError(t, err)
@@ -262,7 +219,7 @@ func TestProxyMetrics(t *testing.T) {
 	hs := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: testDeadline}
 	go func() { _ = hs.Serve(l) }()
 	defer hs.Close()
-	m := scrape(t, "http://"+l.Addr().String()+"/metrics")
+	m := testutil.ScrapeMetrics(t, "http://"+l.Addr().String()+"/metrics")
 
 	want := map[string]float64{
 		"osslcache_session_cache_accept_total":                                2,
@@ -493,7 +450,7 @@ func TestKeyFiles(t *testing.T) {
 	_, _ = rand.Read(k2)
 	ring := "# rotated monthly\nnew:" + base64.StdEncoding.EncodeToString(k1) + "\n\nold:" + base64.RawURLEncoding.EncodeToString(k2) + "\n"
 
-	var logs logBuffer
+	var logs testutil.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	k, err := proxy.ReadKeyFile(write("ring", []byte(ring), 0o600), log)
 	require.NoError(t, err)

@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +24,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/testutil"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store/redisstore/redistest"
 )
@@ -246,28 +245,6 @@ func (p *serveProc) wait() int {
 	}
 }
 
-// scrape fetches /metrics as name{labels} -> value.
-func scrape(t testing.TB, addr string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		require.NoError(t, err, line)
-		out[line[:i]] = v
-	}
-	return out
-}
-
 // markerWriter collects output and closes seen once it contains marker.
 type markerWriter struct {
 	mu     sync.Mutex
@@ -410,13 +387,13 @@ func TestServeBinary(t *testing.T) {
 					assert.Nil(t, p1.findLog("connection", resumed))
 					assert.Equal(t, tt.sVersion, p2.findLog("connection", nil)["version"])
 
-					m := scrape(t, p2.metrics)
+					m := testutil.ScrapeMetrics(t, "http://"+p2.metrics+"/metrics")
 					assert.Equal(t, 1.0, m["osslcache_callback_get_hits_total"], "found in the store")
 					assert.Equal(t, 1.0, m["osslcache_session_cache_hits_total"])
 					assert.Equal(t, 1.0, m["osslcache_redis_hits_total"], "found in Redis")
 					assert.Equal(t, 1.0, m[`osslcache_proxy_handshakes_total{resumed="true",version="`+tt.sVersion+`"}`])
 					assert.Equal(t, 0.0, m["osslcache_redis_open_failures_total"])
-					assert.Positive(t, scrape(t, p1.metrics)["osslcache_redis_sealed_total"], "sealed with the key file")
+					assert.Positive(t, testutil.ScrapeMetrics(t, "http://"+p1.metrics+"/metrics")["osslcache_redis_sealed_total"], "sealed with the key file")
 				})
 
 				t.Run("crypto/tls ClientSessionCache", func(t *testing.T) {
@@ -429,7 +406,7 @@ func TestServeBinary(t *testing.T) {
 					assert.False(t, goClient(t, p1.addr, cfg), "first connection: full handshake")
 					assert.True(t, goClient(t, p2.addr, cfg), "second connection, other instance: resumed")
 					p2.waitLog("connection", func(m map[string]any) bool { return m["resumed"] == true })
-					m := scrape(t, p2.metrics)
+					m := testutil.ScrapeMetrics(t, "http://"+p2.metrics+"/metrics")
 					assert.Equal(t, 1.0, m[`osslcache_proxy_handshakes_total{resumed="true",version="`+tt.sVersion+`"}`])
 					if tt.goTLS == tls.VersionTLS13 {
 						assert.Equal(t, 1.0, m["osslcache_redis_hits_total"], "the stateful ticket was found in Redis")

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/testutil"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store/redisstore"
@@ -68,7 +69,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	// A small pool so that the failed dials open go-redis's dial circuit:
 	// recovery then waits for its once-a-second probe, the slow path.
-	var logs syncBuf
+	var logs testutil.SyncBuffer
 	rs := newStore(t, addr, redisstore.Options{PoolSize: 2, LookupTimeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.Error(t, rs.Ping(context.Background()))
 	server, client := newServer(t, tls12, "svc"), newClient(t, tls12)

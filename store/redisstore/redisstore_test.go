@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/testutil"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store"
@@ -271,7 +271,7 @@ func TestPlaintextWarns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs syncBuf
+			var logs testutil.SyncBuffer
 			rs := newStore(t, srv.Addr, redisstore.Options{
 				Keys: tt.keys, AllowPlaintext: true,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -287,23 +287,6 @@ func TestPlaintextWarns(t *testing.T) {
 			assert.True(t, res.ServerReused)
 		})
 	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestTLSAndAuth talks to a TLS-only, password-protected redis-server.
