@@ -12,7 +12,7 @@ PKGS     := ./...
 FUZZTIME ?= 20s
 SOAK_N   ?= 1000000
 
-.PHONY: setup conform test vet leakcheck fuzz soak bench adapters conformance-matrix ci clean
+.PHONY: setup conform test vet leakcheck fuzz soak bench redis-bench adapters conformance-matrix ci clean
 
 setup:
 	@bash scripts/setup.sh
@@ -58,6 +58,15 @@ soak:
 ## bench: resumed handshakes, internal cache vs Go stores, side by side
 bench: setup
 	$(GO) run ./cmd/osslcache bench
+
+## redis-bench: resumed handshakes through a running Redis (started here on
+## REDIS_PORT), side by side with the internal cache and the memory store
+REDIS_PORT ?= 6390
+REDIS_BENCH_N ?= 20000
+redis-bench: setup
+	bash scripts/redis-server.sh start $(REDIS_PORT)
+	$(GO) run ./cmd/osslcache redis-bench -addr 127.0.0.1:$(REDIS_PORT) -n $(REDIS_BENCH_N) -c 4 -tls 1.2 -stores internal,memory,redis; \
+		rc=$$?; bash scripts/redis-server.sh stop $(REDIS_PORT); exit $$rc
 
 ## adapters: the libp2p/go-openssl adapter on the machine's libssl, and the
 ## spacemonkeygo/openssl one (OpenSSL 1.1.x only) in the 1.1.1 image

@@ -305,7 +305,9 @@ func (m *Matrix) Render(w io.Writer, now time.Time) error {
 
 	b.WriteString("\n## Matrix\n\n")
 	b.WriteString("Each cell links to its observation below. **deviates** marks a deviation; " +
-		"`—` means no result; *differs* flags rows whose result is not the same in every report.\n\n")
+		"`—` means no result; *differs* flags rows whose result is not the same in every report. " +
+		"How each claim is checked, and why release lines differ, with libssl's source: " +
+		"[conformance.md](conformance.md#other-release-lines).\n\n")
 	b.WriteString("| Claim | Variant |")
 	for _, c := range m.Columns {
 		fmt.Fprintf(&b, " %s |", esc(c.Version))

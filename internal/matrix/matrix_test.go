@@ -247,7 +247,7 @@ Generated 2026-01-02 02:04 UTC by ` + "`internal/matrix/cmd`" + ` from the repor
 
 ## Matrix
 
-Each cell links to its observation below. **deviates** marks a deviation; ` + "`—`" + ` means no result; *differs* flags rows whose result is not the same in every report.
+Each cell links to its observation below. **deviates** marks a deviation; ` + "`—`" + ` means no result; *differs* flags rows whose result is not the same in every report. How each claim is checked, and why release lines differ, with libssl's source: [conformance.md](conformance.md#other-release-lines).
 
 | Claim | Variant | 1.1.1 | 3.0 | 3.6 | Differs |
 | --- | --- | --- | --- | --- | --- |
