@@ -10,7 +10,6 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/osslcache/osslcache/internal/testutil"
 )
 
 // Environment variables read by Binary and Start.
@@ -87,7 +88,7 @@ type Server struct {
 	mu      sync.Mutex
 	proc    *os.Process
 	exited  chan struct{}
-	log     *syncBuffer
+	log     *testutil.SyncBuffer
 	clients []*redis.Client
 }
 
@@ -168,7 +169,7 @@ func (s *Server) start() error {
 	if s.proc != nil {
 		return errors.New("already running")
 	}
-	log := &syncBuffer{}
+	log := &testutil.SyncBuffer{}
 	type startResult struct {
 		p   *os.Process
 		err error
@@ -320,21 +321,4 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "..." + s[len(s)-n:]
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
