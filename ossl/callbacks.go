@@ -532,7 +532,9 @@ func (st *ctxState) classify(cfg *StoreConfig, op string, id []byte, err error, 
 	kind := EventStoreError
 	var pe *panicError
 	switch {
-	case errors.Is(err, errAbandonedCall):
+	case errors.Is(err, errAbandonedCall), errors.Is(err, context.DeadlineExceeded):
+		// A store that gave up at the deadline it was handed timed out
+		// too, whichever of it and the bridge noticed first.
 		kind = EventTimeout
 		st.n.timeouts.Add(1)
 	case errors.As(err, &pe):

@@ -198,6 +198,11 @@ func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
 				return nil, nil
 			}
 		}, func(s ossl.CallbackStats) int64 { return s.Timeouts }, ossl.EventTimeout, false},
+		{"gives up at its deadline", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			// Whether the store's error or the bridge's timer comes
+			// first, it is one timeout.
+			return func(ctx context.Context, _ []byte) (*ossl.Session, error) { <-ctx.Done(); return nil, ctx.Err() }
+		}, func(s ossl.CallbackStats) int64 { return s.Timeouts }, ossl.EventTimeout, false},
 		{"another session", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(context.Context, []byte) (*ossl.Session, error) { return stranger.Ref() }
 		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false},

@@ -262,9 +262,12 @@ func TestSlowRedis(t *testing.T) {
 			// Redis 7.0 holds every command during a pause, CLIENT
 			// UNPAUSE included: the pause runs its course.
 			const pause = 1500 * time.Millisecond
+			// Taken before the command: Redis's pause ends no earlier, so
+			// a handshake done by then ran wholly inside the pause (both
+			// its lookup and its put timed out).
+			pauseEnd := time.Now().Add(pause)
 			_, err := srv.Do(context.Background(), "CLIENT", "PAUSE", pause.Milliseconds(), "ALL")
 			require.NoError(t, err)
-			pauseEnd := time.Now().Add(pause)
 			inPause := 0
 			for range 3 {
 				res := handshake(t, client, server, full.ClientSession)
