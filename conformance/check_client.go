@@ -18,7 +18,7 @@ func checkClientStores(p *probe) verdict {
 	s := p.server(ossl.CacheServer)
 	c, rec := p.client(ossl.CacheClient)
 	p.hs(c, s, nil)
-	return decideClientStores(clientStoresObs{storeCount{p.sessions(c), rec.calls()}, p.v.isTLS13()})
+	return decideClientStores(clientStoresObs{storeCount{p.sessions(c), rec.calls()}, isTLS13(p.v)})
 }
 
 func decideClientStores(o clientStoresObs) verdict {

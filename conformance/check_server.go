@@ -300,7 +300,7 @@ func checkServerStores(p *probe) verdict {
 	rec := p.store(s)
 	c, _ := p.client(ossl.CacheServer)
 	p.hs(c, s, nil)
-	return decideServerStores(serverStoresObs{storeCount{p.sessions(s), rec.count("new")}, p.v.isTLS13()})
+	return decideServerStores(serverStoresObs{storeCount{p.sessions(s), rec.count("new")}, isTLS13(p.v)})
 }
 
 func decideServerStores(o serverStoresObs) verdict {

@@ -36,7 +36,7 @@ func setMode(t testing.TB, ctx *ossl.Ctx, m ossl.CacheMode) {
 func TestResumeFromGoStore(t *testing.T) {
 	for _, sk := range storeKinds {
 		for _, v := range allVariants {
-			t.Run(sk.name+"/"+v.name, func(t *testing.T) {
+			t.Run(sk.name+"/"+v.Name, func(t *testing.T) {
 				server, client := newServer(t, v), newClient(t, v)
 				setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
 				var events []ossl.Event
@@ -60,7 +60,7 @@ func TestResumeFromGoStore(t *testing.T) {
 				assert.True(t, res.ClientReused)
 				cs = server.CallbackStats()
 				st := stats(t, server)
-				if v.noTicket {
+				if v.NoTicket {
 					// Session IDs and stateful tickets are looked up.
 					assert.Equal(t, int64(1), cs.GetCalls)
 					assert.Equal(t, int64(1), cs.GetHits)
@@ -107,7 +107,7 @@ func TestExternalHitCopiedIntoInternalCache(t *testing.T) {
 // cache and callbacks, and so does the bridge.
 func TestCallbacksFollowSessionCtxAcrossSNISwitch(t *testing.T) {
 	for _, v := range []variant{tls12, tls13Stateful} {
-		t.Run(v.name, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			front, other, client := newServer(t, v), newServer(t, v), newClient(t, v)
 			mem := store.NewMemory(0)
 			setMode(t, front, ossl.CacheServer|ossl.CacheNoInternal)
@@ -375,7 +375,7 @@ func TestWrappedCtxStateFreedByOwner(t *testing.T) {
 // with the client's internal cache off.
 func TestClientSessionCache(t *testing.T) {
 	for _, v := range allVariants {
-		t.Run(v.name, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			server, client := newServer(t, v), newClient(t, v)
 			setMode(t, client, ossl.CacheClient|ossl.CacheNoInternalStore)
 			cache := store.NewClientLRU(8)

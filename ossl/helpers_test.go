@@ -11,18 +11,14 @@ import (
 )
 
 // variant is one protocol setup the tests run under.
-type variant struct {
-	name     string
-	version  ossl.Version
-	noTicket bool
-}
+type variant = ossltest.Variant
 
 var (
-	tls12         = variant{"tls12", ossl.VersionTLS12, true}
-	tls12Tickets  = variant{"tls12-tickets", ossl.VersionTLS12, false}
-	tls13         = variant{"tls13", ossl.VersionTLS13, false}
-	tls13Stateful = variant{"tls13-stateful", ossl.VersionTLS13, true}
-	allVariants   = []variant{tls12, tls12Tickets, tls13, tls13Stateful}
+	tls12         = ossltest.TLS12
+	tls12Tickets  = ossltest.TLS12Tickets
+	tls13         = ossltest.TLS13
+	tls13Stateful = ossltest.TLS13Stateful
+	allVariants   = ossltest.Variants()
 )
 
 var (
@@ -39,14 +35,14 @@ func testCert(t testing.TB) *ossltest.Certificate {
 
 // newServer makes a server context for v with session id context "test".
 func newServer(t testing.TB, v variant) *ossl.Ctx {
-	ctx, err := ossltest.NewServerCtx(testCert(t), ossltest.ServerOptions{Version: v.version, NoTicket: v.noTicket, SessionIDContext: []byte("test")})
+	ctx, err := ossltest.NewServerCtx(testCert(t), ossltest.ServerOptions{Version: v.Version, NoTicket: v.NoTicket, SessionIDContext: []byte("test")})
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	return ctx
 }
 
 func newClient(t testing.TB, v variant) *ossl.Ctx {
-	ctx, err := ossltest.NewClientCtx(testCert(t), ossltest.ClientOptions{Version: v.version, VerifyServer: true})
+	ctx, err := ossltest.NewClientCtx(testCert(t), ossltest.ClientOptions{Version: v.Version, VerifyServer: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	return ctx

@@ -89,7 +89,7 @@ func runScenarios(t *testing.T, n int) {
 	}
 	for _, k := range kinds {
 		for _, v := range allVariants {
-			t.Run(k.name+"/"+v.name, func(t *testing.T) {
+			t.Run(k.name+"/"+v.Name, func(t *testing.T) {
 				server, front, client := newServer(t, v), newServer(t, v), newClient(t, v)
 				_, err := server.SetSessionCacheMode(k.mode)
 				require.NoError(t, err)

@@ -121,10 +121,10 @@ func randomBytes(t testing.TB, n int) []byte {
 
 func TestTLSConnEchoWithCryptoTLSClient(t *testing.T) {
 	for _, v := range []variant{tls12, tls13} {
-		t.Run(v.name, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			addr, results := serveTLS(t, newServer(t, v), echo)
-			c := dialGo(t, addr, goClientConfig(t, v.version, nil))
-			assert.Equal(t, tlsVersion(v.version), c.ConnectionState().Version)
+			c := dialGo(t, addr, goClientConfig(t, v.Version, nil))
+			assert.Equal(t, tlsVersion(v.Version), c.ConnectionState().Version)
 			for _, n := range []int{1, 100, 16 * 1024, 16*1024 + 1, 200 * 1024} {
 				roundTrip(t, c, randomBytes(t, n))
 			}
@@ -134,7 +134,7 @@ func TestTLSConnEchoWithCryptoTLSClient(t *testing.T) {
 			assert.Empty(t, rest)
 			r := <-results
 			require.NoError(t, r.err)
-			assert.Equal(t, v.version, r.version)
+			assert.Equal(t, v.Version, r.version)
 			assert.Equal(t, "localhost", r.sni)
 			assert.False(t, r.reused)
 		})
@@ -167,7 +167,7 @@ func TestTLSConnResumesCryptoTLSClient(t *testing.T) {
 				require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
 			}
 			addr, results := serveTLS(t, server, echo)
-			cfg := goClientConfig(t, tt.v.version, tls.NewLRUClientSessionCache(4))
+			cfg := goClientConfig(t, tt.v.Version, tls.NewLRUClientSessionCache(4))
 			for i, wantReused := range []bool{false, true} {
 				c := dialGo(t, addr, cfg)
 				roundTrip(t, c, []byte("ping\n"))
@@ -195,7 +195,7 @@ func TestTLSConnResumesCryptoTLSClient(t *testing.T) {
 // store on the server and a ClientSessionCache on the client, and TLS 1.3.
 func TestTLSConnOsslClient(t *testing.T) {
 	for _, v := range []variant{tls12, tls13Stateful} {
-		t.Run(v.name, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			server := newServer(t, v)
 			_, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
 			require.NoError(t, err)
@@ -215,7 +215,7 @@ func TestTLSConnOsslClient(t *testing.T) {
 				c, err := ossl.Client(raw, client, ossl.ClientConfig{ServerName: "localhost", CacheKey: addr})
 				require.NoError(t, err)
 				require.NoError(t, c.Handshake(context.Background()))
-				assert.Equal(t, v.version, c.Version())
+				assert.Equal(t, v.Version, c.Version())
 				assert.Equal(t, "localhost", c.ServerName())
 				roundTrip(t, c, []byte("ping\n"))
 				assert.Equal(t, wantReused, c.SessionReused(), "connection %d", i)
@@ -240,7 +240,7 @@ func TestTLSConnOsslClient(t *testing.T) {
 func TestTLSConnFullDuplex(t *testing.T) {
 	const size = 4 << 20
 	for _, v := range []variant{tls12, tls13} {
-		t.Run(v.name, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			fromServer := randomBytes(t, size)
 			fromClient := randomBytes(t, size)
 			duplex := func(c io.ReadWriter, send []byte) (got [32]byte, err error) {
@@ -271,7 +271,7 @@ func TestTLSConnFullDuplex(t *testing.T) {
 				return err
 			})
 			// Go client.
-			c := dialGo(t, addr, goClientConfig(t, v.version, nil))
+			c := dialGo(t, addr, goClientConfig(t, v.Version, nil))
 			got, err := duplex(c, fromClient)
 			require.NoError(t, err)
 			assert.Equal(t, sha256.Sum256(fromServer), got)

@@ -27,12 +27,12 @@ func TestResumeFromInternalCache(t *testing.T) {
 		{tls12Tickets, 0, 1}, // libssl 3.0 keeps no server state with tickets
 	}
 	for _, tt := range tests {
-		t.Run(tt.v.name, func(t *testing.T) {
+		t.Run(tt.v.Name, func(t *testing.T) {
 			server, client := newServer(t, tt.v), newClient(t, tt.v)
 			full := handshake(t, client, server, ossltest.Options{})
 			assert.False(t, full.ClientReused)
 			assert.False(t, full.ServerReused)
-			assert.Equal(t, tt.v.version, full.Version)
+			assert.Equal(t, tt.v.Version, full.Version)
 			require.NotNil(t, full.ClientSession)
 			require.True(t, full.ClientSession.IsResumable())
 			s := stats(t, server)
@@ -60,7 +60,7 @@ func TestResumeFromInternalCache(t *testing.T) {
 // know: the handshake completes as a full one and the miss is counted.
 func TestResumeFailsOverToFullHandshake(t *testing.T) {
 	for _, v := range []variant{tls12, tls13Stateful} {
-		t.Run(v.name, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			a, b, client := newServer(t, v), newServer(t, v), newClient(t, v)
 			full := handshake(t, client, a, ossltest.Options{})
 			res := handshake(t, client, b, ossltest.Options{Session: full.ClientSession})

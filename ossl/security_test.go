@@ -26,11 +26,11 @@ func TestVerifyingServerWithoutSessionIDContext(t *testing.T) {
 		{tls12Tickets, true},
 		{tls13, true},
 	} {
-		t.Run(tt.v.name, func(t *testing.T) {
-			server, err := ossltest.NewServerCtx(c, ossltest.ServerOptions{Version: tt.v.version, NoTicket: tt.v.noTicket, VerifyClient: true})
+		t.Run(tt.v.Name, func(t *testing.T) {
+			server, err := ossltest.NewServerCtx(c, ossltest.ServerOptions{Version: tt.v.Version, NoTicket: tt.v.NoTicket, VerifyClient: true})
 			require.NoError(t, err)
 			defer server.Close()
-			client, err := ossltest.NewClientCtx(c, ossltest.ClientOptions{Version: tt.v.version, PresentCertificate: true})
+			client, err := ossltest.NewClientCtx(c, ossltest.ClientOptions{Version: tt.v.Version, PresentCertificate: true})
 			require.NoError(t, err)
 			defer client.Close()
 			full := handshake(t, client, server, ossltest.Options{})

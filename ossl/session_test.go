@@ -15,7 +15,7 @@ import (
 
 func TestSessionMarshalRoundTrip(t *testing.T) {
 	for _, v := range allVariants {
-		t.Run(v.name, func(t *testing.T) {
+		t.Run(v.Name, func(t *testing.T) {
 			server, client := newServer(t, v), newClient(t, v)
 			r := handshake(t, client, server, ossltest.Options{})
 			sess := r.ClientSession
@@ -27,7 +27,7 @@ func TestSessionMarshalRoundTrip(t *testing.T) {
 			assert.Equal(t, sess.ID(), back.ID())
 			assert.Equal(t, sess.Time(), back.Time())
 			assert.Equal(t, sess.Timeout(), back.Timeout())
-			assert.Equal(t, v.version, back.ProtocolVersion())
+			assert.Equal(t, v.Version, back.ProtocolVersion())
 			assert.Equal(t, sess.IsResumable(), back.IsResumable())
 			again, err := back.Marshal()
 			require.NoError(t, err)

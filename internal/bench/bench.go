@@ -13,19 +13,10 @@ import (
 	"github.com/osslcache/osslcache/store"
 )
 
-// Variant is a protocol setup: TLS 1.2 with session IDs (tickets off) or
-// TLS 1.3 with stateful tickets (SSL_OP_NO_TICKET).
-type Variant struct {
-	Name    string
-	Version ossl.Version
-}
-
-// Variants are the setups the benchmarks cover: both keep server state, so
-// every resumption is a cache lookup.
-var Variants = []Variant{
-	{"tls12", ossl.VersionTLS12},
-	{"tls13-stateful", ossl.VersionTLS13},
-}
+// Variants are the setups the benchmarks cover, TLS 1.2 with session IDs
+// and TLS 1.3 stateful tickets: both keep server state, so every
+// resumption is a cache lookup.
+var Variants = []ossltest.Variant{ossltest.TLS12, ossltest.TLS13Stateful}
 
 // Cache is where the server keeps sessions.
 type Cache struct {
@@ -64,8 +55,8 @@ type Runner struct {
 }
 
 // NewRunner makes the contexts and the first full handshake.
-func NewRunner(cert *ossltest.Certificate, v Variant, c Cache) (*Runner, error) {
-	server, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: v.Version, NoTicket: true, SessionIDContext: []byte("bench")})
+func NewRunner(cert *ossltest.Certificate, v ossltest.Variant, c Cache) (*Runner, error) {
+	server, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: v.Version, NoTicket: v.NoTicket, SessionIDContext: []byte("bench")})
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func BenchmarkResumedHandshake(b *testing.B) {
 			}},
 		}
 		for _, tg := range targets {
-			b.Run(v.name+"/"+tg.name, func(b *testing.B) {
+			b.Run(v.Name+"/"+tg.name, func(b *testing.B) {
 				server := newServer(b, v, "bench")
 				client := newClient(b, v)
 				var timed *resumebench.Timed

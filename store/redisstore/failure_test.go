@@ -129,7 +129,7 @@ func TestRedisKilledAndRestartedUnderLoad(t *testing.T) {
 		{tls13Stateful, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.v.name, func(t *testing.T) {
+		t.Run(tt.v.Name, func(t *testing.T) {
 			checkLeaks(t)
 			srv := redistest.Start(t, redistest.Options{})
 			rs := newStore(t, srv.Addr, redisstore.Options{PoolSize: 8, LookupTimeout: 250 * time.Millisecond, SingleUse: tt.singleUse})

@@ -32,14 +32,11 @@ func TestMain(m *testing.M) {
 // variant is one protocol setup with server-side session state (so that
 // resumption needs a lookup): TLS 1.2 session IDs or TLS 1.3 stateful
 // tickets.
-type variant struct {
-	name    string
-	version ossl.Version
-}
+type variant = ossltest.Variant
 
 var (
-	tls12         = variant{"tls12", ossl.VersionTLS12}
-	tls13Stateful = variant{"tls13-stateful", ossl.VersionTLS13}
+	tls12         = ossltest.TLS12
+	tls13Stateful = ossltest.TLS13Stateful
 	variants      = []variant{tls12, tls13Stateful}
 )
 
@@ -59,7 +56,7 @@ func testCert(t testing.TB) *ossltest.Certificate {
 // lookup), session id context sidCtx, and no internal cache: every session
 // goes through the store.
 func newServer(t testing.TB, v variant, sidCtx string) *ossl.Ctx {
-	ctx, err := ossltest.NewServerCtx(testCert(t), ossltest.ServerOptions{Version: v.version, NoTicket: true, SessionIDContext: []byte(sidCtx)})
+	ctx, err := ossltest.NewServerCtx(testCert(t), ossltest.ServerOptions{Version: v.Version, NoTicket: v.NoTicket, SessionIDContext: []byte(sidCtx)})
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	_, err = ctx.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
@@ -68,7 +65,7 @@ func newServer(t testing.TB, v variant, sidCtx string) *ossl.Ctx {
 }
 
 func newClient(t testing.TB, v variant) *ossl.Ctx {
-	ctx, err := ossltest.NewClientCtx(testCert(t), ossltest.ClientOptions{Version: v.version, VerifyServer: true})
+	ctx, err := ossltest.NewClientCtx(testCert(t), ossltest.ClientOptions{Version: v.Version, VerifyServer: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	return ctx

@@ -44,7 +44,7 @@ func TestResumeThroughRedis(t *testing.T) {
 		{tls13Stateful, true, false},
 	}
 	for _, tt := range tests {
-		name := tt.v.name
+		name := tt.v.Name
 		if tt.singleUse {
 			name += "/single-use"
 		}
