@@ -201,6 +201,6 @@ func TestRecorderIsInline(t *testing.T) {
 	var s ossl.SessionStore = newRecorder()
 	in, ok := s.(ossl.InlineStore)
 	if assert.True(t, ok, "the recorder must be called inline to log libssl's order") {
-		assert.True(t, in.NeverBlocks())
+		assert.True(t, in.RunsInline(s))
 	}
 }

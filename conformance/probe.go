@@ -133,11 +133,7 @@ func (p *probe) try(client, server *ossl.Ctx, sess *ossl.Session) (*ossltest.Res
 	return r, nil
 }
 
-func (p *probe) stats(ctx *ossl.Ctx) ossl.Stats {
-	s, err := ctx.Stats()
-	p.must(err, "SSL_CTX_sess_number")
-	return s
-}
+func (p *probe) stats(ctx *ossl.Ctx) ossl.Stats { return ctx.Stats() }
 
 func (p *probe) sessions(ctx *ossl.Ctx) int64 { return p.stats(ctx).Sessions }
 
@@ -192,10 +188,12 @@ type recorder struct {
 	mem *store.Memory
 }
 
-func newRecorder() *recorder { return &recorder{mem: store.NewMemory(0)} }
+func newRecorder() *recorder { return &recorder{mem: store.NewMemory(store.MemoryOptions{})} }
 
-// NeverBlocks makes the bridge call the recorder inline, in libssl's order.
-func (r *recorder) NeverBlocks() bool { return true }
+// RunsInline makes the bridge call the recorder inline, in libssl's order.
+func (r *recorder) RunsInline(installed ossl.SessionStore) bool {
+	return installed == ossl.SessionStore(r)
+}
 
 func (r *recorder) add(ev string) {
 	r.mu.Lock()
@@ -206,10 +204,10 @@ func (r *recorder) add(ev string) {
 func (r *recorder) Put(ctx context.Context, s *ossl.Session) error {
 	r.add("new")
 	d, err := s.Dup()
+	s.Close()
 	if err != nil {
 		return err
 	}
-	defer d.Close()
 	return r.mem.Put(ctx, d)
 }
 

@@ -7,8 +7,6 @@ import "C"
 
 import (
 	"fmt"
-	"math/bits"
-	"runtime"
 	"strconv"
 	"strings"
 )
@@ -139,61 +137,26 @@ func (m CacheMode) MarshalText() ([]byte, error) { return []byte(m.String()), ni
 // UnmarshalText implements encoding.TextUnmarshaler with ParseCacheMode.
 func (m *CacheMode) UnmarshalText(b []byte) error { return m.Set(string(b)) }
 
-// knownCacheModeBits is every bit this package has a name for.
-var knownCacheModeBits = func() CacheMode {
-	var all CacheMode
-	for _, n := range cacheModeNames {
-		all |= n.mode
-	}
-	return all
-}()
-
-// AllCacheModeCombinations returns every combination of the named flags
-// (2^n values, OFF first), for tests that sweep the mode space.
-func AllCacheModeCombinations() []CacheMode {
-	var singles []CacheMode
-	for b := knownCacheModeBits; b != 0; b &= b - 1 {
-		singles = append(singles, CacheMode(1)<<bits.TrailingZeros64(uint64(b)))
-	}
-	out := make([]CacheMode, 0, 1<<len(singles))
-	for i := 0; i < 1<<len(singles); i++ {
-		var m CacheMode
-		for j, s := range singles {
-			if i&(1<<j) != 0 {
-				m |= s
-			}
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // SetSessionCacheMode sets the context's cache mode with
 // SSL_CTX_set_session_cache_mode(3) and returns the previous one.
 //
 // See https://docs.openssl.org/master/man3/SSL_CTX_set_session_cache_mode/.
 func (c *Ctx) SetSessionCacheMode(m CacheMode) (CacheMode, error) {
-	p, err := c.use()
-	if err != nil {
-		return 0, err
+	var prev CacheMode
+	if !c.get(func(p *C.SSL_CTX) { prev = CacheMode(C.go_ctx_set_session_cache_mode(p, C.long(m))) }) {
+		return 0, ErrClosed
 	}
-	prev := CacheMode(C.go_ctx_set_session_cache_mode(p, C.long(m)))
-	runtime.KeepAlive(c)
 	return prev, nil
 }
 
 // SessionCacheMode returns the context's current cache mode with
-// SSL_CTX_get_session_cache_mode(3).
+// SSL_CTX_get_session_cache_mode(3); OFF after Close.
 //
 // See https://docs.openssl.org/master/man3/SSL_CTX_set_session_cache_mode/.
-func (c *Ctx) SessionCacheMode() (CacheMode, error) {
-	p, err := c.use()
-	if err != nil {
-		return 0, err
-	}
-	m := CacheMode(C.go_ctx_get_session_cache_mode(p))
-	runtime.KeepAlive(c)
-	return m, nil
+func (c *Ctx) SessionCacheMode() CacheMode {
+	var m CacheMode
+	c.get(func(p *C.SSL_CTX) { m = CacheMode(C.go_ctx_get_session_cache_mode(p)) })
+	return m
 }
 
 // cMacro is one SSL_SESS_CACHE_* macro as the C compiler sees it.

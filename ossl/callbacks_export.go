@@ -6,38 +6,42 @@ package ossl
 import "C"
 
 import (
-	"runtime/cgo"
 	"unsafe"
 )
 
 // The functions below are called by the C trampolines of cachemode_cgo.c.
 // Each recovers every panic: nothing may unwind through libssl.
 
-func stateOf(h C.uintptr_t) *ctxState {
-	s, _ := cgo.Handle(h).Value().(*ctxState)
-	return s
-}
-
 //export goCtxStateFree
 func goCtxStateFree(h C.uintptr_t) {
 	defer func() { _ = recover() }()
-	cgo.Handle(h).Delete()
-	liveStates.Add(-1)
+	if st := stateOf(h); st != nil {
+		st.release()
+	}
 }
 
 //export goNewSession
-func goNewSession(h C.uintptr_t, ssl *C.SSL, sess *C.SSL_SESSION, mode C.long) C.int {
+func goNewSession(h C.uintptr_t, ssl *C.SSL, sess *C.SSL_SESSION, mode C.long) (took C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			took = 0
+		}
+	}()
 	st := stateOf(h)
 	if st == nil {
 		return 0
 	}
 	defer st.recoverInto("new-session callback", nil, nil)
-	st.onNewSession(ssl, sess, CacheMode(mode))
-	return 0
+	return b2i(st.onNewSession(ssl, sess, CacheMode(mode)))
 }
 
 //export goGetSession
 func goGetSession(h C.uintptr_t, ssl *C.SSL, id *C.uchar, n C.int, mode C.long) (out *C.SSL_SESSION) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = nil
+		}
+	}()
 	st := stateOf(h)
 	if st == nil || n < 0 {
 		return nil
@@ -52,28 +56,43 @@ func goGetSession(h C.uintptr_t, ssl *C.SSL, id *C.uchar, n C.int, mode C.long) 
 }
 
 //export goRemoveSession
-func goRemoveSession(h C.uintptr_t, sess *C.SSL_SESSION) {
+func goRemoveSession(h C.uintptr_t, id *C.uchar, n C.int, clientKey *C.char) {
+	defer func() { _ = recover() }()
 	st := stateOf(h)
-	if st == nil {
+	if st == nil || n < 0 {
 		return
 	}
 	defer st.recoverInto("remove-session callback", nil, nil)
-	st.onRemoveSession(sess)
+	key := ""
+	if clientKey != nil {
+		key = C.GoString(clientKey)
+	}
+	st.onRemoveSession(C.GoBytes(unsafe.Pointer(id), n), key)
+}
+
+//export goRemoveSkipped
+func goRemoveSkipped(h C.uintptr_t) {
+	defer func() { _ = recover() }()
+	if st := stateOf(h); st != nil {
+		st.n.removeSkipped.Add(1)
+	}
 }
 
 //export goSelectServerCtx
-func goSelectServerCtx(h C.uintptr_t, ssl *C.SSL) (out *C.SSL_CTX) {
+func goSelectServerCtx(h C.uintptr_t, ssl *C.SSL, alert *C.int) (out *C.SSL_CTX) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = nil
+			*alert = C.int(AlertInternalError)
+		}
+	}()
 	st := stateOf(h)
 	if st == nil {
 		return nil
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			out = nil
-			st.n.panics.Add(1)
-		}
-	}()
-	return st.onServerName(ssl)
+	to, a := st.onServerName(ssl)
+	*alert = C.int(a)
+	return to
 }
 
 //export goNoopCallback

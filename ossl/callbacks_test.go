@@ -3,6 +3,7 @@ package ossl_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/osslhooks"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store"
@@ -22,13 +24,10 @@ var storeKinds = []struct {
 	name string
 	make func() ossl.SessionStore
 }{
-	{"memory", func() ossl.SessionStore { return store.NewMemory(0) }},
-	{"bytes", func() ossl.SessionStore { return store.NewBytes(store.NewMapKV(), store.BytesOptions{}) }},
-}
-
-func setMode(t testing.TB, ctx *ossl.Ctx, m ossl.CacheMode) {
-	_, err := ctx.SetSessionCacheMode(m)
-	require.NoError(t, err)
+	{"memory", func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{}) }},
+	{"bytes", func() ossl.SessionStore {
+		return store.NewBytes(store.NewMapKV(store.MapKVOptions{}), store.BytesOptions{})
+	}},
 }
 
 // TestResumeFromGoStore makes a Go store the server's only cache
@@ -53,13 +52,13 @@ func TestResumeFromGoStore(t *testing.T) {
 					assert.Positive(t, cs.NewCalls, "the new-session callback ran")
 				}
 				assert.Equal(t, cs.NewCalls, cs.Stored)
-				assert.Equal(t, int64(0), stats(t, server).Sessions, "NO_INTERNAL_STORE kept the internal cache empty")
+				assert.Equal(t, int64(0), server.Stats().Sessions, "NO_INTERNAL_STORE kept the internal cache empty")
 
 				res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
 				assert.True(t, res.ServerReused)
 				assert.True(t, res.ClientReused)
 				cs = server.CallbackStats()
-				st := stats(t, server)
+				st := server.Stats()
 				if v.NoTicket {
 					// Session IDs and stateful tickets are looked up.
 					assert.Equal(t, int64(1), cs.GetCalls)
@@ -88,7 +87,7 @@ func TestExternalHitCopiedIntoInternalCache(t *testing.T) {
 	} {
 		t.Run(tt.mode.String(), func(t *testing.T) {
 			src, server, client := newServer(t, tls12), newServer(t, tls12), newClient(t, tls12)
-			mem := store.NewMemory(0)
+			mem := store.NewMemory(store.MemoryOptions{})
 			for _, c := range []*ossl.Ctx{src, server} {
 				setMode(t, c, ossl.CacheServer|ossl.CacheNoInternal)
 				require.NoError(t, c.SetSessionStore(ossl.StoreConfig{Store: mem}))
@@ -97,7 +96,7 @@ func TestExternalHitCopiedIntoInternalCache(t *testing.T) {
 			setMode(t, server, tt.mode)
 			res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
 			require.True(t, res.ServerReused, "resumed on another context sharing the store")
-			assert.Equal(t, tt.wantCached, stats(t, server).Sessions)
+			assert.Equal(t, tt.wantCached, server.Stats().Sessions)
 		})
 	}
 }
@@ -109,18 +108,18 @@ func TestCallbacksFollowSessionCtxAcrossSNISwitch(t *testing.T) {
 	for _, v := range []variant{tls12, tls13Stateful} {
 		t.Run(v.Name, func(t *testing.T) {
 			front, other, client := newServer(t, v), newServer(t, v), newClient(t, v)
-			mem := store.NewMemory(0)
+			mem := store.NewMemory(store.MemoryOptions{})
 			setMode(t, front, ossl.CacheServer|ossl.CacheNoInternal)
 			require.NoError(t, front.SetSessionStore(ossl.StoreConfig{Store: mem}))
-			otherStore := store.NewMemory(0)
+			otherStore := store.NewMemory(store.MemoryOptions{})
 			require.NoError(t, other.SetSessionStore(ossl.StoreConfig{Store: otherStore}))
 			var seen atomic.Value
-			require.NoError(t, front.SetServerNameCallback(func(name string) *ossl.Ctx {
+			require.NoError(t, front.SetServerNameCallback(func(name string) (*ossl.Ctx, error) {
 				seen.Store(name)
 				if name == "other.test" {
-					return other
+					return other, nil
 				}
-				return nil
+				return nil, nil
 			}))
 
 			full := handshake(t, client, front, ossltest.Options{ServerName: "other.test"})
@@ -237,7 +236,7 @@ func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			server := newServer(t, tls12)
 			setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
-			mem := store.NewMemory(0)
+			mem := store.NewMemory(store.MemoryOptions{})
 			var events []ossl.Event
 			hook := func(e ossl.Event) { events = append(events, e) }
 			if tt.noHook {
@@ -284,12 +283,16 @@ func TestPutAndDeleteFailuresAreCounted(t *testing.T) {
 	removed, err := server.RemoveSession(r.ServerSession)
 	require.NoError(t, err)
 	assert.True(t, removed)
+	// The delete runs after the remove callback, from the queue.
+	require.Eventually(t, func() bool { return server.CallbackStats().RemoveErrors == 1 }, 10*time.Second, time.Millisecond)
 	cs := server.CallbackStats()
 	assert.Equal(t, int64(1), cs.NewCalls)
 	assert.Equal(t, int64(0), cs.Stored)
 	assert.Equal(t, int64(1), cs.Panics)
 	assert.Equal(t, int64(1), cs.RemoveCalls)
-	assert.Equal(t, int64(1), cs.RemoveErrors)
+	assert.Equal(t, int64(0), cs.Deleted)
+	mu.Lock()
+	defer mu.Unlock()
 	require.Len(t, events, 2)
 	assert.Equal(t, ossl.EventPanic, events[0].Kind)
 	assert.Equal(t, "put", events[0].Op)
@@ -302,13 +305,15 @@ func TestCallbackSubsets(t *testing.T) {
 	for _, set := range []ossl.CallbackSet{ossl.CallbackNew, ossl.CallbackGet, ossl.CallbackRemove, ossl.CallbackNew | ossl.CallbackGet, ossl.CallbackAll} {
 		t.Run("", func(t *testing.T) {
 			server, client := newServer(t, tls12), newClient(t, tls12)
-			mem := store.NewMemory(0)
+			mem := store.NewMemory(store.MemoryOptions{})
 			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem, Callbacks: set}))
 			setMode(t, server, ossl.CacheServer|ossl.CacheNoInternalLookup)
 			r := handshake(t, client, server, ossltest.Options{})
 			if set&ossl.CallbackNew == 0 {
 				// Seed the store by hand so Get has something to find.
-				require.NoError(t, mem.Put(context.Background(), r.ServerSession))
+				ref, err := r.ServerSession.Ref()
+				require.NoError(t, err)
+				require.NoError(t, mem.Put(context.Background(), ref))
 			}
 			res := handshake(t, client, server, ossltest.Options{Session: r.ClientSession})
 			_, err := server.RemoveSession(res.ServerSession)
@@ -328,7 +333,7 @@ func TestReplaceAndRemoveStore(t *testing.T) {
 	before := ossl.LiveCtxStates()
 	server, client := newServer(t, tls12), newClient(t, tls12)
 	setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
-	a, b := store.NewMemory(0), store.NewMemory(0)
+	a, b := store.NewMemory(store.MemoryOptions{}), store.NewMemory(store.MemoryOptions{})
 	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: a}))
 	handshake(t, client, server, ossltest.Options{})
 	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: b}))
@@ -338,37 +343,46 @@ func TestReplaceAndRemoveStore(t *testing.T) {
 	assert.Equal(t, 1, a.Len())
 	assert.Equal(t, 1, b.Len())
 	assert.Equal(t, int64(2), server.CallbackStats().NewCalls)
-	assert.Equal(t, before+1, ossl.LiveCtxStates())
+	assert.Equal(t, before+2, ossl.LiveCtxStates(), "the server's state and the client's")
 	require.NoError(t, server.Close())
-	assert.Equal(t, before, ossl.LiveCtxStates(), "the ex_data free callback released the handle")
+	assert.Equal(t, before+1, ossl.LiveCtxStates(), "the ex_data free callback released the server's handle")
 }
 
 // TestCtxFreeDoesNotEmptySharedStore: SSL_CTX_free runs the remove callback
 // for every cached session; the bridge does not forward those deletes.
 func TestCtxFreeDoesNotEmptySharedStore(t *testing.T) {
 	server, client := newServer(t, tls12), newClient(t, tls12)
-	mem := store.NewMemory(0)
+	mem := store.NewMemory(store.MemoryOptions{})
 	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
 	handshake(t, client, server, ossltest.Options{})
-	require.Equal(t, int64(1), stats(t, server).Sessions)
+	require.Equal(t, int64(1), server.Stats().Sessions)
 	require.NoError(t, server.Close())
 	assert.Equal(t, 1, mem.Len(), "the shared store kept the session")
 	assert.Equal(t, int64(1), server.CallbackStats().RemoveSkipped, "counted after Close")
 }
 
-// TestWrappedCtxStateFreedByOwner: a wrapped context's state is freed when
-// its owner frees the SSL_CTX, not when the wrapper is closed.
-func TestWrappedCtxStateFreedByOwner(t *testing.T) {
-	before := ossl.LiveCtxStates()
-	owner, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleServer})
-	require.NoError(t, err)
-	w, err := ossl.WrapCtx(owner.Ptr())
-	require.NoError(t, err)
-	require.NoError(t, w.SetSessionStore(ossl.StoreConfig{Store: store.NewMemory(0)}))
-	require.NoError(t, w.Close())
-	assert.Equal(t, before+1, ossl.LiveCtxStates())
-	require.NoError(t, owner.Close())
-	assert.Equal(t, before, ossl.LiveCtxStates())
+// TestWrappedCtxStateFreedWithLastReference: a wrapper holds a reference
+// of its own, so the SSL_CTX and the Go state attached to it live until
+// the last of the maker and the wrapper lets go.
+func TestWrappedCtxStateFreedWithLastReference(t *testing.T) {
+	for _, ownerFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("owner-closes-first=%v", ownerFirst), func(t *testing.T) {
+			before := ossl.LiveCtxStates()
+			owner, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleServer})
+			require.NoError(t, err)
+			w, err := ossl.WrapCtx(osslhooks.CtxPointer(owner))
+			require.NoError(t, err)
+			require.NoError(t, w.SetSessionStore(ossl.StoreConfig{Store: store.NewMemory(store.MemoryOptions{})}))
+			first, second := owner, w
+			if !ownerFirst {
+				first, second = w, owner
+			}
+			require.NoError(t, first.Close())
+			assert.Equal(t, before+1, ossl.LiveCtxStates(), "one reference is left")
+			require.NoError(t, second.Close())
+			assert.Equal(t, before, ossl.LiveCtxStates(), "the last reference freed the SSL_CTX and its state")
+		})
+	}
 }
 
 // TestClientSessionCache resumes through a Go client cache keyed by server,
@@ -378,7 +392,7 @@ func TestClientSessionCache(t *testing.T) {
 		t.Run(v.Name, func(t *testing.T) {
 			server, client := newServer(t, v), newClient(t, v)
 			setMode(t, client, ossl.CacheClient|ossl.CacheNoInternalStore)
-			cache := store.NewClientLRU(8)
+			cache := store.NewClientLRU(store.ClientLRUOptions{Capacity: 8})
 			require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: cache}))
 			key := ossl.ClientSessionKey("localhost", 443)
 			assert.Equal(t, "localhost:443", key)
@@ -386,7 +400,7 @@ func TestClientSessionCache(t *testing.T) {
 			first := handshake(t, client, server, ossltest.Options{CacheKey: key})
 			assert.False(t, first.Offered)
 			assert.Equal(t, 1, cache.Len())
-			assert.Equal(t, int64(0), stats(t, client).Sessions)
+			assert.Equal(t, int64(0), client.Stats().Sessions)
 			second := handshake(t, client, server, ossltest.Options{CacheKey: key})
 			assert.True(t, second.Offered, "the next connection offered the cached session")
 			assert.True(t, second.ClientReused)
@@ -400,7 +414,7 @@ func TestClientSessionCache(t *testing.T) {
 
 func TestUseClientSessionCacheWithoutCache(t *testing.T) {
 	client := newClient(t, tls13)
-	c, err := client.NewConn()
+	c, err := client.NewSSL()
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.UseClientSessionCache("x:1")
@@ -453,8 +467,8 @@ func TestConcurrentHandshakesWithGoStore(t *testing.T) {
 }
 
 func TestCallbackCrossingCost(t *testing.T) {
-	assert.Positive(t, ossl.CallbackCrossingCost(1000))
-	assert.Zero(t, ossl.CallbackCrossingCost(0))
+	assert.Positive(t, osslhooks.CallbackCrossingCost(1000))
+	assert.Zero(t, osslhooks.CallbackCrossingCost(0))
 }
 
 // TestMemoryStoreSurvivesInternalFlush: with libssl's internal cache on,
@@ -473,13 +487,13 @@ func TestMemoryStoreSurvivesInternalFlush(t *testing.T) {
 		t.Run(tt.mode.String(), func(t *testing.T) {
 			server, client := newServer(t, tls12), newClient(t, tls12)
 			setMode(t, server, tt.mode)
-			mem := store.NewMemory(0)
+			mem := store.NewMemory(store.MemoryOptions{})
 			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem, Callbacks: tt.callback}))
 			full := handshake(t, client, server, ossltest.Options{})
 			kept, err := mem.Get(context.Background(), full.ServerSession.ID())
 			require.NoError(t, err)
 			require.NotNil(t, kept)
-			assert.Equal(t, tt.sameObj, kept.Ptr() == full.ServerSession.Ptr())
+			assert.Equal(t, tt.sameObj, osslhooks.SessionPointer(kept) == osslhooks.SessionPointer(full.ServerSession))
 			kept.Close()
 
 			require.NoError(t, server.FlushSessions(time.Time{}))

@@ -6,210 +6,653 @@ package ossl
 import "C"
 
 import (
+	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
 
-// Conn is one OpenSSL SSL object made from a Ctx. It is not safe for
-// concurrent use.
+const (
+	// pairBufSize is the buffer of each direction of the BIO pair: one
+	// full TLS record with its overhead fits.
+	pairBufSize = 17 * 1024
+	// maxPlaintext is the most one SSL_write gets: one record.
+	maxPlaintext = 16 * 1024
+	// closeNotifyTimeout bounds sending close_notify, as crypto/tls does.
+	closeNotifyTimeout = 5 * time.Second
+)
+
+// Conn is a TLS connection over a net.Conn, served by libssl: an SSL object
+// joined to a BIO pair (BIO_new_bio_pair(3)) whose network end this type
+// pumps to and from the net.Conn. It implements net.Conn, in the shape of
+// crypto/tls.Conn. Make one with Server or Client.
 //
-// See https://docs.openssl.org/master/man3/SSL_new/.
+// Read and Write may be called from two goroutines at once (a proxy copies
+// both directions), and Close or any other method from a third. Every
+// libssl call runs under one mutex, never held while blocked on the
+// network: a Read blocked in the net.Conn does not hold up a Write.
+//
+// The first Read or Write runs the handshake if Handshake was not called.
 type Conn struct {
-	ptr     cPointer
+	conn   net.Conn
+	server bool
+
+	// mu guards every libssl call on c and its release.
+	mu      sync.Mutex
+	c       *connC // nil once freed
 	cleanup runtime.Cleanup
+
+	hsMu   sync.Mutex // held by the handshake
+	hsDone atomic.Bool
+	hsErr  error
+
+	readMu  sync.Mutex // one reader of the net.Conn at a time
+	rbuf    []byte     // bytes read from conn before they go into the pair
+	readErr error      // sticky error of Read
+
+	writeMu    sync.Mutex // serializes Write and close_notify
+	notifySent bool       // close_notify was queued (under writeMu)
+	notifyErr  error
+
+	flushMu  sync.Mutex // one goroutine moves the pair's output to conn at a time
+	fbuf     []byte
+	flushErr error // sticky: a failed conn.Write breaks the stream
+
+	closeOnce sync.Once
+	closed    atomic.Bool
 }
 
-// NewConn makes a connection object with SSL_new(3). The context's session
-// cache and session callbacks serve it even if an SNI callback later
-// switches it to another context.
-func (c *Ctx) NewConn() (*Conn, error) {
-	var s *C.SSL
-	err := c.do("SSL_new", func(p *C.SSL_CTX) bool {
-		s = C.SSL_new(p)
-		return s != nil
+// connC is a Conn's C side, released in one call (go_conn_free).
+type connC struct {
+	ssl  *C.SSL
+	bio  *C.BIO         // network end of the pair
+	wbuf unsafe.Pointer // C memory SSL_write reads from (maxPlaintext bytes)
+}
+
+func (c *connC) free() { C.go_conn_free(c.ssl, c.bio, c.wbuf) }
+
+// ClientConfig is the per-connection setup of Client.
+type ClientConfig struct {
+	// ServerName is sent as SNI (SSL_set_tlsext_host_name(3)) and, when the
+	// context verifies the server, checked against its certificate
+	// (SSL_set1_host(3)).
+	ServerName string
+	// Session, if set, is offered for resumption (SSL_set_session(3)).
+	Session *Session
+	// CacheKey, if set, ties the connection to the context's
+	// ClientSessionCache (SSL.UseClientSessionCache): a session held for
+	// the key is offered, and the sessions received are stored under it.
+	CacheKey string
+}
+
+// Server returns the server side of a TLS connection over conn, made from
+// ctx (SSL_new(3)). The handshake runs on Handshake or the first Read or
+// Write.
+func Server(conn net.Conn, ctx *Ctx) (*Conn, error) {
+	return newConn(conn, ctx, true, ClientConfig{})
+}
+
+// Client returns the client side of a TLS connection over conn, made from
+// ctx and set up by cfg. The handshake runs on Handshake or the first Read
+// or Write.
+func Client(conn net.Conn, ctx *Ctx, cfg ClientConfig) (*Conn, error) {
+	return newConn(conn, ctx, false, cfg)
+}
+
+func newConn(conn net.Conn, ctx *Ctx, server bool, cfg ClientConfig) (*Conn, error) {
+	if conn == nil {
+		return nil, errors.New("ossl: nil net.Conn")
+	}
+	cc := &connC{}
+	err := ctx.do("SSL_new", func(p *C.SSL_CTX) bool {
+		if cc.ssl = C.SSL_new(p); cc.ssl == nil {
+			return false
+		}
+		if cc.bio = C.go_conn_attach(cc.ssl, pairBufSize, b2i(server)); cc.bio == nil {
+			return false
+		}
+		cc.wbuf = C.malloc(maxPlaintext)
+		return cc.wbuf != nil
 	})
 	if err != nil {
+		cc.free()
 		return nil, err
 	}
-	conn := &Conn{}
-	conn.ptr.Store(unsafe.Pointer(s))
-	conn.cleanup = runtime.AddCleanup(conn, freeSSL, s)
-	return conn, nil
+	c := &Conn{
+		conn:   conn,
+		server: server,
+		c:      cc,
+		rbuf:   make([]byte, pairBufSize),
+		fbuf:   make([]byte, pairBufSize),
+	}
+	c.cleanup = runtime.AddCleanup(c, (*connC).free, cc)
+	if !server {
+		if err := c.setupClient(cfg); err != nil {
+			c.free()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
-func freeSSL(s *C.SSL) { C.SSL_free(s) }
+func (c *Conn) setupClient(cfg ClientConfig) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.c.ssl
+	if cfg.ServerName != "" {
+		name := C.CString(cfg.ServerName)
+		defer C.free(unsafe.Pointer(name))
+		if err := onThread("SSL_set_tlsext_host_name", func() bool { return C.go_set_tlsext_host_name(p, name) == 1 }); err != nil {
+			return err
+		}
+		if err := onThread("SSL_set1_host", func() bool { return C.go_conn_set1_host(p, name) == 1 }); err != nil {
+			return err
+		}
+	}
+	if cfg.CacheKey != "" {
+		if _, err := useClientSessionCache(p, cfg.CacheKey); err != nil {
+			return err
+		}
+	}
+	if cfg.Session != nil {
+		if err := setSession(p, cfg.Session); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-// Close frees the SSL object (SSL_free(3)). It is idempotent.
-func (c *Conn) Close() {
-	if p := c.ptr.Swap(nil); p != nil {
-		c.cleanup.Stop()
-		C.SSL_free((*C.SSL)(p))
+// free releases the C side, under mu.
+func (c *Conn) free() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return
+	}
+	stopCleanup(c.cleanup, c)
+	c.c.free()
+	c.c = nil
+}
+
+// sslErrorName names SSL_get_error(3) codes in error details.
+func sslErrorName(e C.int) string {
+	switch e {
+	case C.SSL_ERROR_SSL:
+		return "SSL_ERROR_SSL"
+	case C.SSL_ERROR_SYSCALL:
+		return "SSL_ERROR_SYSCALL"
+	case C.SSL_ERROR_ZERO_RETURN:
+		return "SSL_ERROR_ZERO_RETURN"
+	case C.SSL_ERROR_WANT_READ:
+		return "SSL_ERROR_WANT_READ"
+	case C.SSL_ERROR_WANT_WRITE:
+		return "SSL_ERROR_WANT_WRITE"
+	}
+	return fmt.Sprintf("SSL_get_error %d", int(e))
+}
+
+// call runs one libssl call on the connection; the caller holds mu. The
+// call, SSL_get_error and the draining of the error queue happen on one OS
+// thread. err is set for fatal results (not for WANT_READ, WANT_WRITE or
+// ZERO_RETURN, which the caller handles).
+func (c *Conn) call(op string, f func(cc *connC, r *C.go_conn_res)) (C.go_conn_res, error) {
+	var r C.go_conn_res
+	if c.c == nil {
+		return r, net.ErrClosed
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	f(c.c, &r)
+	switch r.err {
+	case C.SSL_ERROR_NONE, C.SSL_ERROR_WANT_READ, C.SSL_ERROR_WANT_WRITE, C.SSL_ERROR_ZERO_RETURN:
+		return r, nil
+	}
+	detail := sslErrorName(r.err)
+	if r.err == C.SSL_ERROR_SYSCALL {
+		detail += " (unexpected end of the BIO pair)"
+	}
+	return r, drainErrors(op, detail)
+}
+
+// flush moves everything libssl wrote into the pair to the net.Conn, in
+// order: one goroutine at a time drains the pair and writes what it took.
+func (c *Conn) flush() error {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	if c.flushErr != nil {
+		return c.flushErr
+	}
+	for {
+		c.mu.Lock()
+		n := 0
+		if c.c != nil {
+			n = int(C.go_conn_net_read(c.c.bio, unsafe.Pointer(&c.fbuf[0]), C.int(len(c.fbuf))))
+		}
+		c.mu.Unlock()
+		if n <= 0 {
+			return nil
+		}
+		if _, err := c.conn.Write(c.fbuf[:n]); err != nil {
+			c.flushErr = err
+			return err
+		}
 	}
 }
 
-// Ptr returns the SSL* for use with other cgo code, or nil after Close.
-func (c *Conn) Ptr() unsafe.Pointer { return c.ptr.Load() }
-
-func (c *Conn) use() (*C.SSL, error) {
-	p := (*C.SSL)(c.ptr.Load())
-	if p == nil {
-		return nil, ErrClosed
+// fill reads once from the net.Conn, without holding mu, and hands what
+// came to libssl. The caller is the only reader (readMu, or the
+// handshake).
+func (c *Conn) fill() error {
+	c.mu.Lock()
+	room := 0
+	if c.c != nil {
+		room = int(C.go_conn_net_room(c.c.bio))
 	}
-	return p, nil
-}
-
-func (c *Conn) do(op string, call func(p *C.SSL) bool) error {
-	p, err := c.use()
-	if err != nil {
-		return err
+	c.mu.Unlock()
+	if room <= 0 {
+		if c.closed.Load() {
+			return net.ErrClosed
+		}
+		return errors.New("ossl: BIO pair full while libssl wants to read")
 	}
-	err = onThread(op, func() bool { return call(p) })
-	runtime.KeepAlive(c)
+	n, err := c.conn.Read(c.rbuf[:min(room, len(c.rbuf))])
+	if n > 0 {
+		c.mu.Lock()
+		w := -1
+		if c.c != nil {
+			w = int(C.go_conn_net_write(c.c.bio, unsafe.Pointer(&c.rbuf[0]), C.int(n)))
+		}
+		c.mu.Unlock()
+		if w != n {
+			return net.ErrClosed
+		}
+		return nil // a read error with data comes back on the next read
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
 	return err
 }
 
-// SetSession offers sess for resumption on a client connection
-// (SSL_set_session(3)); the connection takes its own reference.
-//
-// See https://docs.openssl.org/master/man3/SSL_set_session/.
-func (c *Conn) SetSession(sess *Session) error {
-	sp, err := sess.use()
-	if err != nil {
-		return err
-	}
-	err = c.do("SSL_set_session", func(p *C.SSL) bool { return C.SSL_set_session(p, sp) == 1 })
-	runtime.KeepAlive(sess)
-	return err
-}
+// Handshake runs the TLS handshake if it has not run yet, as
+// HandshakeContext with a background context.
+func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
 
-// SetServerName sets the SNI host name a client sends
-// (SSL_set_tlsext_host_name(3)).
-func (c *Conn) SetServerName(name string) error {
-	cs := C.CString(name)
-	defer C.free(unsafe.Pointer(cs))
-	return c.do("SSL_set_tlsext_host_name", func(p *C.SSL) bool { return C.go_set_tlsext_host_name(p, cs) == 1 })
-}
-
-// ServerName returns the SNI host name of the connection
-// (SSL_get_servername(3)), or "".
-func (c *Conn) ServerName() string {
-	p, err := c.use()
-	if err != nil {
-		return ""
-	}
-	n := C.SSL_get_servername(p, C.TLSEXT_NAMETYPE_host_name)
-	runtime.KeepAlive(c)
-	if n == nil {
-		return ""
-	}
-	return C.GoString(n)
-}
-
-// SessionReused reports whether the handshake resumed a session
-// (SSL_session_reused(3)).
-//
-// See https://docs.openssl.org/master/man3/SSL_session_reused/.
-func (c *Conn) SessionReused() bool {
-	p, err := c.use()
-	if err != nil {
-		return false
-	}
-	r := C.SSL_session_reused(p) == 1
-	runtime.KeepAlive(c)
-	return r
-}
-
-// Session returns a reference to the connection's current session
-// (SSL_get1_session(3)), or nil when it has none. On a TLS 1.3 client it is
-// the session of the last ticket read.
-func (c *Conn) Session() *Session {
-	p, err := c.use()
-	if err != nil {
+// HandshakeContext runs the TLS handshake if it has not run yet; concurrent
+// calls wait for the first. A TLS 1.3 server's tickets, written by libssl
+// at the end of the handshake, are sent before it returns. If ctx ends
+// first, the connection's deadline is set in the past to interrupt it,
+// ctx's error is returned, and the connection is unusable.
+func (c *Conn) HandshakeContext(ctx context.Context) error {
+	if c.hsDone.Load() {
 		return nil
 	}
-	s := newSession(C.SSL_get1_session(p), true)
-	runtime.KeepAlive(c)
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.hsDone.Load() {
+		return nil
+	}
+	if c.hsErr != nil {
+		return c.hsErr
+	}
+	var interrupted chan error
+	var done chan struct{}
+	if ctx.Done() != nil {
+		done = make(chan struct{})
+		interrupted = make(chan error, 1)
+		go func() {
+			select {
+			case <-ctx.Done():
+				_ = c.conn.SetDeadline(time.Unix(1, 0))
+				interrupted <- ctx.Err()
+			case <-done:
+				interrupted <- nil
+			}
+		}()
+	}
+	err := c.handshake()
+	if done != nil {
+		close(done)
+		// A context that ended wins over the network error it caused (or
+		// over success: the connection's deadline is spoiled), not over
+		// a TLS failure of the handshake itself.
+		var tlsErr *Error
+		if ctxErr := <-interrupted; ctxErr != nil && !errors.As(err, &tlsErr) {
+			err = ctxErr
+		}
+	}
+	if err != nil {
+		c.hsErr = err
+		return err
+	}
+	c.hsDone.Store(true)
+	return nil
+}
+
+func (c *Conn) handshake() error {
+	for {
+		c.mu.Lock()
+		r, err := c.call("SSL_do_handshake", func(cc *connC, r *C.go_conn_res) { C.go_conn_handshake(cc.ssl, cc.bio, r) })
+		c.mu.Unlock()
+		if err != nil {
+			_ = c.flush() // the alert, if libssl wrote one
+			return err
+		}
+		if r.rc == 1 {
+			return c.flush()
+		}
+		switch r.err {
+		case C.SSL_ERROR_WANT_WRITE:
+			if err := c.flush(); err != nil {
+				return err
+			}
+		case C.SSL_ERROR_WANT_READ:
+			if r.pending > 0 {
+				if err := c.flush(); err != nil {
+					return err
+				}
+			}
+			if err := c.fill(); err != nil {
+				if errors.Is(err, io.EOF) {
+					return fmt.Errorf("ossl: connection closed during the TLS handshake: %w", io.ErrUnexpectedEOF)
+				}
+				return err
+			}
+		default: // ZERO_RETURN
+			return fmt.Errorf("ossl: peer sent close_notify during the TLS handshake: %w", io.ErrUnexpectedEOF)
+		}
+	}
+}
+
+// Read reads application data. It returns io.EOF after the peer's
+// close_notify, or when the connection ends at a record boundary without
+// one (as crypto/tls does), and io.ErrUnexpectedEOF when it ends inside a
+// record.
+func (c *Conn) Read(b []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if len(b) > 1<<30 {
+		b = b[:1<<30]
+	}
+	for {
+		c.mu.Lock()
+		r, err := c.call("SSL_read", func(cc *connC, r *C.go_conn_res) {
+			C.go_conn_read(cc.ssl, cc.bio, unsafe.Pointer(&b[0]), C.int(len(b)), r)
+		})
+		c.mu.Unlock()
+		if err != nil {
+			_ = c.flush()
+			c.readErr = err
+			return 0, err
+		}
+		if r.rc > 0 {
+			if r.pending > 0 {
+				// libssl answered something (a key update) while reading.
+				_ = c.flush()
+			}
+			return int(r.rc), nil
+		}
+		switch r.err {
+		case C.SSL_ERROR_ZERO_RETURN:
+			c.readErr = io.EOF
+			return 0, io.EOF
+		case C.SSL_ERROR_WANT_WRITE:
+			if err := c.flush(); err != nil {
+				return 0, err
+			}
+		case C.SSL_ERROR_WANT_READ:
+			if r.pending > 0 {
+				if err := c.flush(); err != nil {
+					return 0, err
+				}
+			}
+			if err := c.fill(); err != nil {
+				if errors.Is(err, io.EOF) {
+					err = io.EOF
+					c.mu.Lock()
+					if c.c != nil && C.go_conn_partial(c.c.ssl) == 1 {
+						err = io.ErrUnexpectedEOF
+					}
+					c.mu.Unlock()
+					c.readErr = err
+				} else if !netTimeout(err) {
+					c.readErr = err
+				}
+				return 0, err
+			}
+		}
+	}
+}
+
+func netTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// Write writes application data, one record of up to 16 KiB at a time,
+// each sent to the net.Conn before the next is made.
+func (c *Conn) Write(b []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if c.notifySent {
+		return 0, errors.New("ossl: write after CloseWrite")
+	}
+	total := 0
+	for len(b) > 0 {
+		n := min(len(b), maxPlaintext)
+		for {
+			c.mu.Lock()
+			r, err := c.call("SSL_write", func(cc *connC, r *C.go_conn_res) {
+				C.go_conn_write(cc.ssl, cc.bio, cc.wbuf, unsafe.Pointer(&b[0]), C.int(n), r)
+			})
+			c.mu.Unlock()
+			if err != nil {
+				_ = c.flush()
+				return total, err
+			}
+			if r.rc > 0 {
+				break
+			}
+			if r.err == C.SSL_ERROR_WANT_WRITE {
+				if err := c.flush(); err != nil {
+					return total, err
+				}
+				continue
+			}
+			return total, fmt.Errorf("ossl: SSL_write failed: %s (renegotiation is not supported)", sslErrorName(r.err))
+		}
+		if err := c.flush(); err != nil {
+			return total, err
+		}
+		total += n
+		b = b[n:]
+	}
+	return total, nil
+}
+
+// CloseWrite sends close_notify (SSL_shutdown(3)) and allows no more
+// writes; reads go on. The handshake must have completed.
+func (c *Conn) CloseWrite() error {
+	if !c.hsDone.Load() {
+		return errors.New("ossl: CloseWrite before the handshake completed")
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.closeNotifyLocked()
+}
+
+// closeNotifyLocked queues close_notify and sends it within
+// closeNotifyTimeout; the caller holds writeMu.
+func (c *Conn) closeNotifyLocked() error {
+	if c.notifySent {
+		return c.notifyErr
+	}
+	c.notifySent = true
+	_ = c.conn.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
+	var err error
+	for {
+		c.mu.Lock()
+		var r C.go_conn_res
+		r, err = c.call("SSL_shutdown", func(cc *connC, r *C.go_conn_res) { C.go_conn_shutdown(cc.ssl, cc.bio, r) })
+		c.mu.Unlock()
+		if ferr := c.flush(); err == nil {
+			err = ferr
+		}
+		if err != nil || r.err != C.SSL_ERROR_WANT_WRITE {
+			break
+		}
+	}
+	// Writes after close_notify fail, as in crypto/tls.
+	_ = c.conn.SetWriteDeadline(time.Now())
+	c.notifyErr = err
+	return err
+}
+
+// Close sends close_notify if the handshake completed and no Write is in
+// flight (a Close during a blocked Write only breaks the Write, as in
+// crypto/tls), closes the net.Conn and frees the SSL object. A session
+// whose connection ends without close_notify stays in the cache. Close is
+// idempotent: later calls return net.ErrClosed.
+func (c *Conn) Close() error {
+	err := net.ErrClosed
+	c.closeOnce.Do(func() {
+		var alertErr error
+		if c.hsDone.Load() && c.writeMu.TryLock() {
+			alertErr = c.closeNotifyLocked()
+			c.closed.Store(true)
+			c.writeMu.Unlock()
+		} else {
+			c.closed.Store(true)
+		}
+		err = c.conn.Close()
+		c.free()
+		if err == nil && alertErr != nil && !errors.Is(alertErr, net.ErrClosed) {
+			err = fmt.Errorf("ossl: close_notify not sent (the connection was closed anyway): %w", alertErr)
+		}
+	})
+	return err
+}
+
+// NetConn returns the underlying net.Conn.
+func (c *Conn) NetConn() net.Conn { return c.conn }
+
+// locked runs f with mu held, if the SSL object is still there.
+func (c *Conn) locked(f func(p *C.SSL)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c != nil {
+		f(c.c.ssl)
+	}
+}
+
+// ConnectionState describes a connection, in the shape of
+// crypto/tls.ConnectionState.
+type ConnectionState struct {
+	// Version is the negotiated protocol version (SSL_version(3)).
+	Version Version
+	// HandshakeComplete is true once the handshake has completed.
+	HandshakeComplete bool
+	// DidResume is true when the handshake resumed a session
+	// (SSL_session_reused(3)).
+	DidResume bool
+	// CipherSuite is the IANA id of the cipher suite
+	// (SSL_CIPHER_get_protocol_id(3)); crypto/tls.CipherSuiteName names it.
+	CipherSuite uint16
+	// ServerName is the SNI host name: the one the client sent, on a
+	// server (also on a TLS 1.2 resumption, where libssl reports the
+	// session's); the one set, on a client.
+	ServerName string
+	// NegotiatedProtocol is the protocol ALPN selected, or "".
+	NegotiatedProtocol string
+	// PeerCertificates are the certificates the peer sent, leaf first
+	// (nil on a resumption: libssl keeps only what the session holds).
+	PeerCertificates []*x509.Certificate
+}
+
+// ConnectionState returns the connection's state; after Close, only
+// HandshakeComplete is set.
+func (c *Conn) ConnectionState() ConnectionState {
+	st := ConnectionState{HandshakeComplete: c.hsDone.Load()}
+	if !st.HandshakeComplete {
+		return st
+	}
+	c.locked(func(p *C.SSL) {
+		st.Version = Version(C.SSL_version(p))
+		st.DidResume = C.SSL_session_reused(p) == 1
+		if id := C.go_conn_cipher_id(p); id >= 0 {
+			st.CipherSuite = uint16(id)
+		}
+		st.ServerName = serverName(p)
+		var n C.uint
+		if a := C.go_conn_alpn(p, &n); a != nil && n > 0 {
+			st.NegotiatedProtocol = C.GoStringN(a, C.int(n))
+		}
+		st.PeerCertificates = peerCertificates(p)
+	})
+	return st
+}
+
+func peerCertificates(p *C.SSL) []*x509.Certificate {
+	var out []*x509.Certificate
+	for i := 0; ; i++ {
+		var der *C.uchar
+		n := C.go_conn_peer_chain(p, C.int(i), &der)
+		if n <= 0 {
+			return out
+		}
+		b := C.GoBytes(unsafe.Pointer(der), n)
+		C.CRYPTO_free(unsafe.Pointer(der), nil, 0)
+		if cert, err := x509.ParseCertificate(b); err == nil {
+			out = append(out, cert)
+		}
+	}
+}
+
+// Session returns a reference to the connection's session (the caller
+// owns it), or nil. On a TLS 1.3 client it is the session of the last
+// ticket read: tickets are read by Read, after the handshake.
+func (c *Conn) Session() *Session {
+	var s *Session
+	c.locked(func(p *C.SSL) { s = newSession(C.SSL_get1_session(p), true) })
 	return s
 }
 
-// Version returns the negotiated protocol version (SSL_version(3)).
-func (c *Conn) Version() Version {
-	p, err := c.use()
-	if err != nil {
-		return 0
-	}
-	v := Version(C.SSL_version(p))
-	runtime.KeepAlive(c)
-	return v
-}
+// LocalAddr returns the net.Conn's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
 
-// SessionCtxPtr returns the SSL_CTX* whose session cache serves this
-// connection: the one given to SSL_new, even after an SNI switch.
-func (c *Conn) SessionCtxPtr() unsafe.Pointer {
-	p, err := c.use()
-	if err != nil {
-		return nil
-	}
-	r := unsafe.Pointer(C.go_ssl_session_ctx(p))
-	runtime.KeepAlive(c)
-	return r
-}
+// RemoteAddr returns the net.Conn's remote address.
+func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
 
-// CtxPtr returns the SSL_CTX* the connection uses now (SSL_get_SSL_CTX(3)).
-func (c *Conn) CtxPtr() unsafe.Pointer {
-	p, err := c.use()
-	if err != nil {
-		return nil
-	}
-	r := unsafe.Pointer(C.SSL_get_SSL_CTX(p))
-	runtime.KeepAlive(c)
-	return r
-}
+// SetDeadline sets the net.Conn's read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error { return c.conn.SetDeadline(t) }
 
-// PairTiming is the time a RunInMemory spent inside each side's libssl
-// calls (the handshake, reading tickets and the close_notify exchange).
-type PairTiming struct {
-	Client, Server time.Duration
-	Rounds         int // handshake flights driven
-}
+// SetReadDeadline sets the net.Conn's read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 
-// RunInMemory joins a client and a server connection with an in-memory BIO
-// pair (BIO_new_bio_pair(3)), drives the handshake to completion, lets the
-// client read what the server sent after it (TLS 1.3 tickets, which reach
-// the client's new-session callback), and closes both with a clean
-// close_notify exchange so their sessions stay resumable. Both connections
-// must be new; they are not reusable afterwards.
-func RunInMemory(client, server *Conn) (PairTiming, error) {
-	cp, err := client.use()
-	if err != nil {
-		return PairTiming{}, err
-	}
-	sp, err := server.use()
-	if err != nil {
-		return PairTiming{}, err
-	}
-	var r C.go_pair_result
-	runtime.LockOSThread()
-	C.ERR_clear_error()
-	ok := C.go_pair_run(cp, sp, 1, &r) == 1
-	var perr error
-	if !ok {
-		side := map[C.int]string{1: "client", 2: "server", 3: "pair"}[r.failed_side]
-		step := map[C.int]string{0: "attach", 1: "handshake", 2: "ticket read", 3: "shutdown"}[r.step]
-		detail := fmt.Sprintf("%s failed in %s (SSL_get_error %d)", side, step, int(r.ssl_error))
-		if r.failed_side == 3 {
-			detail = fmt.Sprintf("%s stalled after %d rounds", step, int(r.rounds))
-		}
-		perr = drainErrors("SSL_do_handshake", detail)
-	}
-	runtime.UnlockOSThread()
-	runtime.KeepAlive(client)
-	runtime.KeepAlive(server)
-	return PairTiming{
-		Client: time.Duration(r.client_ns),
-		Server: time.Duration(r.server_ns),
-		Rounds: int(r.rounds),
-	}, perr
-}
+// SetWriteDeadline sets the net.Conn's write deadline. A Write that times
+// out may have sent part of a record: the connection is then broken.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+
+var _ net.Conn = (*Conn)(nil)

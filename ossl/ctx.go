@@ -10,7 +10,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sync/atomic"
+	"runtime/cgo"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -27,6 +28,7 @@ const (
 	VersionTLS13 Version = C.TLS1_3_VERSION
 )
 
+// String returns libssl's name of the version ("TLSv1.2"), "any" for 0.
 func (v Version) String() string {
 	switch v {
 	case 0:
@@ -55,6 +57,7 @@ const (
 	RoleAny
 )
 
+// String returns "server", "client" or "any".
 func (r Role) String() string {
 	switch r {
 	case RoleClient:
@@ -73,19 +76,23 @@ type Config struct {
 	MinVersion, MaxVersion Version
 }
 
-// Ctx is an OpenSSL SSL_CTX: either made by NewCtx and owned (Close frees
-// it), or wrapped with WrapCtx and owned by someone else (Close never frees
-// it). A Ctx is safe for concurrent use, except Close, which must not run
-// concurrently with other calls on the same Ctx.
+// Ctx is one reference to an OpenSSL SSL_CTX. Whoever holds the *Ctx owns
+// that reference: Close releases it, and the garbage collector releases a
+// forgotten one. libssl frees the SSL_CTX when its last reference goes,
+// which may be later: every connection made from it holds one too.
+//
+// Every method is safe for concurrent use, Close included: a method that
+// loses the race with Close returns ErrClosed (or a zero value, for
+// getters), never touches freed memory.
 //
 // See https://docs.openssl.org/master/man3/SSL_CTX_new/.
 type Ctx struct {
-	ptr     cPointer
-	owned   bool
+	mu      sync.RWMutex
+	p       *C.SSL_CTX // nil once closed
 	cleanup runtime.Cleanup
-	// st remembers the Go state once attached, so that its counters stay
-	// readable after Close (libssl may still be freeing the context).
-	st atomic.Pointer[ctxState]
+	// st is the context's Go state (callbacks, counters), shared by every
+	// *Ctx over the same SSL_CTX; it outlives Close for CallbackStats.
+	st *ctxState
 }
 
 // NewCtx makes a new SSL_CTX with SSL_CTX_new(3).
@@ -105,75 +112,130 @@ func NewCtx(cfg Config) (*Ctx, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Ctx{owned: true}
-	c.ptr.Store(unsafe.Pointer(p))
-	c.cleanup = runtime.AddCleanup(c, freeCtx, p)
-	if cfg.MinVersion != 0 || cfg.MaxVersion != 0 {
-		err = onThread("SSL_CTX_set_min/max_proto_version", func() bool {
-			return C.go_ctx_set_proto_bounds(p, C.int(cfg.MinVersion), C.int(cfg.MaxVersion)) == 1
-		})
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
+	if cfg.Role != RoleClient {
+		// Keep the server name each client sends, for ConnectionState.
+		C.go_ctx_install_client_hello_callback(p)
+	}
+	c, err := ctxFromReference(p)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MinVersion != 0 {
+		err = c.SetMinVersion(cfg.MinVersion)
+	}
+	if err == nil && cfg.MaxVersion != 0 {
+		err = c.SetMaxVersion(cfg.MaxVersion)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
 	}
 	return c, nil
 }
 
-// WrapCtx wraps an SSL_CTX* made and owned by other code (another cgo
-// library, say). Close on the result never frees it. The pointer must stay
-// valid while the Ctx is used. State this package attaches (callbacks) lives
-// in the context's ex_data and is released when its owner frees it.
+// WrapCtx returns a *Ctx over an SSL_CTX* made by other code (another cgo
+// library, say). It takes a reference of its own (SSL_CTX_up_ref), so the
+// context stays valid while the *Ctx is open, whatever its maker does;
+// Close drops that reference. Callbacks and stores installed through it
+// live in the context's ex_data, shared with every other *Ctx over the same
+// SSL_CTX, until libssl frees it.
 func WrapCtx(sslCtx unsafe.Pointer) (*Ctx, error) {
 	if sslCtx == nil {
 		return nil, errors.New("ossl: WrapCtx of a nil SSL_CTX")
 	}
-	c := &Ctx{}
-	c.ptr.Store(sslCtx)
+	p := (*C.SSL_CTX)(sslCtx)
+	if C.SSL_CTX_up_ref(p) != 1 {
+		return nil, errors.New("ossl: WrapCtx: SSL_CTX_up_ref failed (a context being freed?)")
+	}
+	return ctxFromReference(p)
+}
+
+// ctxFromReference wraps a reference the caller owns and attaches the Go
+// state; on failure it releases the reference.
+func ctxFromReference(p *C.SSL_CTX) (*Ctx, error) {
+	st, err := attachState(p)
+	if err != nil {
+		C.SSL_CTX_free(p)
+		return nil, err
+	}
+	c := &Ctx{p: p, st: st}
+	c.cleanup = runtime.AddCleanup(c, freeCtx, p)
 	return c, nil
 }
 
-func freeCtx(p *C.SSL_CTX) {
-	if s := lookupCtxState(p); s != nil {
-		s.closing.Store(true)
+func freeCtx(p *C.SSL_CTX) { C.SSL_CTX_free(p) }
+
+var attachMu sync.Mutex
+
+// attachState returns the Go state of an SSL_CTX, making it on first use.
+func attachState(p *C.SSL_CTX) (*ctxState, error) {
+	if C.go_init_ex_indexes() != 1 {
+		return nil, errors.New("ossl: no ex_data index (out of memory)")
 	}
-	C.SSL_CTX_free(p)
+	attachMu.Lock()
+	defer attachMu.Unlock()
+	if h := C.go_ctx_get_handle(p); h != 0 {
+		return cgo.Handle(h).Value().(*ctxState), nil
+	}
+	st := newCtxState()
+	st.handle = cgo.NewHandle(st)
+	if C.go_ctx_set_handle(p, C.uintptr_t(st.handle)) != 1 {
+		st.handle.Delete()
+		return nil, drainErrors("SSL_CTX_set_ex_data", "out of memory")
+	}
+	liveStates.Add(1)
+	return st, nil
 }
 
-// Close releases an owned context (SSL_CTX_free; connections still holding
-// it keep it alive until they are closed) and detaches a wrapped one. It is
+// Close releases this reference to the SSL_CTX (SSL_CTX_free(3)). It is
 // idempotent.
 func (c *Ctx) Close() error {
-	p := c.ptr.Swap(nil)
-	if p == nil || !c.owned {
-		return nil
+	c.mu.Lock()
+	p := c.p
+	c.p = nil
+	c.mu.Unlock()
+	if p != nil {
+		stopCleanup(c.cleanup, c)
+		C.SSL_CTX_free(p)
 	}
-	c.cleanup.Stop()
-	freeCtx((*C.SSL_CTX)(p))
 	return nil
 }
 
-// Ptr returns the SSL_CTX* for use with other cgo code, or nil after Close.
-func (c *Ctx) Ptr() unsafe.Pointer { return c.ptr.Load() }
+// do runs call on the context, under the read lock and on one OS thread,
+// draining the error queue into the error when call reports failure.
+func (c *Ctx) do(op string, call func(p *C.SSL_CTX) bool) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.p == nil {
+		return ErrClosed
+	}
+	p := c.p
+	return onThread(op, func() bool { return call(p) })
+}
 
-func (c *Ctx) use() (*C.SSL_CTX, error) {
-	p := (*C.SSL_CTX)(c.ptr.Load())
-	if p == nil {
+// get runs f on the context under the read lock; it reports false, and
+// does not run f, once the context is closed.
+func (c *Ctx) get(f func(p *C.SSL_CTX)) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.p == nil {
+		return false
+	}
+	f(c.p)
+	return true
+}
+
+// ref takes a new reference to the SSL_CTX for C to release.
+func (c *Ctx) ref() (*C.SSL_CTX, error) {
+	var p *C.SSL_CTX
+	if !c.get(func(cp *C.SSL_CTX) {
+		if C.SSL_CTX_up_ref(cp) == 1 {
+			p = cp
+		}
+	}) || p == nil {
 		return nil, ErrClosed
 	}
 	return p, nil
-}
-
-// do runs call on the context's pointer, on one OS thread, draining the error
-// queue into the error when call reports failure.
-func (c *Ctx) do(op string, call func(p *C.SSL_CTX) bool) error {
-	p, err := c.use()
-	if err != nil {
-		return err
-	}
-	err = onThread(op, func() bool { return call(p) })
-	runtime.KeepAlive(c)
-	return err
 }
 
 // LoadCertificatePEM installs a certificate (the leaf first, then any chain
@@ -206,7 +268,7 @@ func (c *Ctx) LoadCertificateFiles(certFile, keyFile string) error {
 }
 
 // AddTrustedCertificatePEM adds the certificates of a PEM buffer to the
-// store that verifies peers.
+// store that verifies peers (X509_STORE_add_cert(3)).
 func (c *Ctx) AddTrustedCertificatePEM(pem []byte) error {
 	if len(pem) == 0 {
 		return errorf("X509_STORE_add_cert", "empty PEM")
@@ -243,6 +305,39 @@ func (c *Ctx) SetVerify(m VerifyMode) error {
 	})
 }
 
+// SetMinVersion sets the lowest protocol version the context negotiates
+// (SSL_CTX_set_min_proto_version(3)); 0 means the lowest libssl supports.
+// It applies to connections made after the call.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_min_proto_version/.
+func (c *Ctx) SetMinVersion(v Version) error {
+	return c.do("SSL_CTX_set_min_proto_version", func(p *C.SSL_CTX) bool { return C.go_ctx_set_min_proto(p, C.int(v)) == 1 })
+}
+
+// SetMaxVersion sets the highest protocol version the context negotiates
+// (SSL_CTX_set_max_proto_version(3)); 0 means the highest libssl supports.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_min_proto_version/.
+func (c *Ctx) SetMaxVersion(v Version) error {
+	return c.do("SSL_CTX_set_max_proto_version", func(p *C.SSL_CTX) bool { return C.go_ctx_set_max_proto(p, C.int(v)) == 1 })
+}
+
+// MinVersion returns the lowest version set (SSL_CTX_get_min_proto_version(3)),
+// 0 for none.
+func (c *Ctx) MinVersion() Version {
+	var v Version
+	c.get(func(p *C.SSL_CTX) { v = Version(C.go_ctx_get_min_proto(p)) })
+	return v
+}
+
+// MaxVersion returns the highest version set (SSL_CTX_get_max_proto_version(3)),
+// 0 for none.
+func (c *Ctx) MaxVersion() Version {
+	var v Version
+	c.get(func(p *C.SSL_CTX) { v = Version(C.go_ctx_get_max_proto(p)) })
+	return v
+}
+
 // MaxSessionIDContextLength is SSL_MAX_SID_CTX_LENGTH.
 const MaxSessionIDContextLength = C.SSL_MAX_SID_CTX_LENGTH
 
@@ -260,7 +355,7 @@ func (c *Ctx) SetSessionIDContext(sidCtx []byte) error {
 	})
 	if err == nil {
 		v := append([]byte(nil), sidCtx...)
-		c.state().sidCtx.Store(&v)
+		c.st.sidCtx.Store(&v)
 	}
 	return err
 }
@@ -269,14 +364,8 @@ func (c *Ctx) SetSessionIDContext(sidCtx []byte) error {
 // SetSessionIDContext on this SSL_CTX (libssl has no getter; one set by other
 // code is not seen).
 func (c *Ctx) SessionIDContext() []byte {
-	p := (*C.SSL_CTX)(c.ptr.Load())
-	if p == nil {
-		return nil
-	}
-	if s := lookupCtxState(p); s != nil {
-		if v := s.sessionIDContext(); v != nil {
-			return append([]byte(nil), v...)
-		}
+	if v := c.st.sessionIDContext(); v != nil {
+		return append([]byte(nil), v...)
 	}
 	return nil
 }
@@ -299,14 +388,13 @@ func (c *Ctx) SetSessionCacheSize(n int) (int, error) {
 }
 
 // SessionCacheSize returns the internal cache's capacity
-// (SSL_CTX_sess_get_cache_size(3)).
-func (c *Ctx) SessionCacheSize() (int, error) {
+// (SSL_CTX_sess_get_cache_size(3)); 0 after Close.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_sess_set_cache_size/.
+func (c *Ctx) SessionCacheSize() int {
 	var n int
-	err := c.do("SSL_CTX_sess_get_cache_size", func(p *C.SSL_CTX) bool {
-		n = int(C.go_ctx_sess_get_cache_size(p))
-		return true
-	})
-	return n, err
+	c.get(func(p *C.SSL_CTX) { n = int(C.go_ctx_sess_get_cache_size(p)) })
+	return n
 }
 
 // SetTimeout sets the lifetime of new sessions with SSL_CTX_set_timeout(3),
@@ -319,20 +407,20 @@ func (c *Ctx) SetTimeout(d time.Duration) (time.Duration, error) {
 	}
 	var prev time.Duration
 	err := c.do("SSL_CTX_set_timeout", func(p *C.SSL_CTX) bool {
-		prev = time.Duration(C.SSL_CTX_set_timeout(p, C.long(d/time.Second))) * time.Second
+		prev = secondsToDuration(int64(C.SSL_CTX_set_timeout(p, C.long(d/time.Second))))
 		return true
 	})
 	return prev, err
 }
 
-// Timeout returns the lifetime of new sessions (SSL_CTX_get_timeout(3)).
-func (c *Ctx) Timeout() (time.Duration, error) {
+// Timeout returns the lifetime of new sessions (SSL_CTX_get_timeout(3));
+// 0 after Close.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_timeout/.
+func (c *Ctx) Timeout() time.Duration {
 	var d time.Duration
-	err := c.do("SSL_CTX_get_timeout", func(p *C.SSL_CTX) bool {
-		d = time.Duration(C.SSL_CTX_get_timeout(p)) * time.Second
-		return true
-	})
-	return d, err
+	c.get(func(p *C.SSL_CTX) { d = secondsToDuration(int64(C.SSL_CTX_get_timeout(p))) })
+	return d
 }
 
 // FlushSessions removes from the internal cache every session that has
@@ -352,38 +440,60 @@ func (c *Ctx) FlushSessions(at time.Time) error {
 }
 
 // AddSession adds s to the internal cache with SSL_CTX_add_session(3); the
-// cache takes its own reference. It reports false when s was already cached.
+// cache takes its own reference. It reports false when s was already
+// cached. libssl links a cached session into one list: a session libssl
+// may hold elsewhere (one a handshake made, a Ref, one added to another
+// context) is added as a private copy (SSL_SESSION_dup), so that no
+// object is ever in two caches.
 //
 // See https://docs.openssl.org/master/man3/SSL_CTX_add_session/.
 func (c *Ctx) AddSession(s *Session) (bool, error) {
-	sp, err := s.use()
-	if err != nil {
-		return false, err
+	if s == nil {
+		return false, ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return false, ErrClosed
+	}
+	sp := s.p
+	if s.shared.Load() || (s.cachedIn != nil && s.cachedIn != c.st) {
+		var err error
+		if err = onThread("SSL_SESSION_dup", func() bool {
+			sp = C.SSL_SESSION_dup(sp)
+			return sp != nil
+		}); err != nil {
+			return false, err
+		}
+		defer C.SSL_SESSION_free(sp) // the cache holds its own reference
+	} else {
+		s.cachedIn = c.st
 	}
 	var added bool
-	err = c.do("SSL_CTX_add_session", func(p *C.SSL_CTX) bool {
+	err := c.do("SSL_CTX_add_session", func(p *C.SSL_CTX) bool {
 		added = C.SSL_CTX_add_session(p, sp) == 1
 		C.ERR_clear_error()
 		return true
 	})
-	runtime.KeepAlive(s)
 	return added, err
 }
 
 // RemoveSession removes s from the internal cache with
 // SSL_CTX_remove_session(3) and reports whether it was there.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_add_session/.
 func (c *Ctx) RemoveSession(s *Session) (bool, error) {
-	sp, err := s.use()
-	if err != nil {
-		return false, err
-	}
 	var removed bool
-	err = c.do("SSL_CTX_remove_session", func(p *C.SSL_CTX) bool {
-		removed = C.SSL_CTX_remove_session(p, sp) == 1
-		C.ERR_clear_error()
-		return true
-	})
-	runtime.KeepAlive(s)
+	var err error
+	if !s.read(func(sp *C.SSL_SESSION) {
+		err = c.do("SSL_CTX_remove_session", func(p *C.SSL_CTX) bool {
+			removed = C.SSL_CTX_remove_session(p, sp) == 1
+			C.ERR_clear_error()
+			return true
+		})
+	}) {
+		return false, ErrClosed
+	}
 	return removed, err
 }
 
@@ -405,18 +515,17 @@ type Stats struct {
 	CacheFull          int64 // sessions evicted because the cache was full
 }
 
-// Stats reads the context's session statistics.
-func (c *Ctx) Stats() (Stats, error) {
+// Stats reads the context's session statistics; all zero after Close.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_sess_number/.
+func (c *Ctx) Stats() Stats {
 	var v [C.GO_STATS_LEN]C.long
-	err := c.do("SSL_CTX_sess_number", func(p *C.SSL_CTX) bool {
-		C.go_ctx_stats(p, &v[0])
-		return true
-	})
+	c.get(func(p *C.SSL_CTX) { C.go_ctx_stats(p, &v[0]) })
 	return Stats{
 		Sessions: int64(v[0]), Connect: int64(v[1]), ConnectGood: int64(v[2]), ConnectRenegotiate: int64(v[3]),
 		Accept: int64(v[4]), AcceptGood: int64(v[5]), AcceptRenegotiate: int64(v[6]),
 		Hits: int64(v[7]), CallbackHits: int64(v[8]), Misses: int64(v[9]), Timeouts: int64(v[10]), CacheFull: int64(v[11]),
-	}, err
+	}
 }
 
 // SetNoTicket sets (true) or clears SSL_OP_NO_TICKET: with it, a TLS 1.2
@@ -436,13 +545,12 @@ func (c *Ctx) SetNoTicket(on bool) error {
 }
 
 // NoTicket reports whether SSL_OP_NO_TICKET is set.
-func (c *Ctx) NoTicket() (bool, error) {
-	var on bool
-	err := c.do("SSL_CTX_get_options", func(p *C.SSL_CTX) bool {
-		on = C.go_ctx_get_options(p)&C.go_op_no_ticket() != 0
-		return true
-	})
-	return on, err
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_options/.
+func (c *Ctx) NoTicket() bool {
+	on := false
+	c.get(func(p *C.SSL_CTX) { on = C.go_ctx_get_options(p)&C.go_op_no_ticket() != 0 })
+	return on
 }
 
 // SetNumTickets sets how many TLS 1.3 tickets a server sends after a full
@@ -459,18 +567,48 @@ func (c *Ctx) SetNumTickets(n int) error {
 }
 
 // NumTickets returns the TLS 1.3 ticket count (SSL_CTX_get_num_tickets(3)).
-func (c *Ctx) NumTickets() (int, error) {
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_num_tickets/.
+func (c *Ctx) NumTickets() int {
 	var n int
-	err := c.do("SSL_CTX_get_num_tickets", func(p *C.SSL_CTX) bool {
-		n = int(C.SSL_CTX_get_num_tickets(p))
-		return true
-	})
-	return n, err
+	c.get(func(p *C.SSL_CTX) { n = int(C.SSL_CTX_get_num_tickets(p)) })
+	return n
 }
 
-func cBytes(b []byte) *C.uchar {
-	if len(b) == 0 {
-		return nil
+// TicketKeySize is the size of one stateless ticket key: a 16-byte key
+// name, a 32-byte HMAC-SHA256 key and a 32-byte AES-256-CBC key, in that
+// order (the layout of SSL_CTX_set_tlsext_ticket_keys(3) and of nginx's
+// ssl_session_ticket_key files).
+const TicketKeySize = C.GO_TICKET_KEY_SIZE
+
+// TicketKey is one stateless ticket key.
+type TicketKey [TicketKeySize]byte
+
+// SetTicketKeys installs the keys that seal stateless session tickets
+// (TLS 1.2 tickets, TLS 1.3 tickets without SSL_OP_NO_TICKET), through
+// SSL_CTX_set_tlsext_ticket_key_evp_cb(3) (SSL_CTX_set_tlsext_ticket_key_cb
+// on OpenSSL 1.1.1): the first key seals new tickets, every key opens them,
+// and a ticket opened with any but the first is renewed. Servers holding
+// the same keys resume each other's tickets; rotating means installing
+// [new, old] then, once old tickets have expired, [new]. It may be called
+// while connections are served. No keys gives the context back libssl's
+// own, made at random per context.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_tlsext_ticket_key_cb/.
+func (c *Ctx) SetTicketKeys(keys ...TicketKey) error {
+	buf := make([]byte, 0, len(keys)*TicketKeySize)
+	for i := range keys {
+		buf = append(buf, keys[i][:]...)
 	}
-	return (*C.uchar)(unsafe.Pointer(&b[0]))
+	defer clear(buf)
+	return c.do("SSL_CTX_set_tlsext_ticket_key_evp_cb", func(p *C.SSL_CTX) bool {
+		return C.go_ctx_set_ticket_keys(p, cBytes(buf), C.int(len(keys))) == 1
+	})
+}
+
+// TicketKeyCount returns how many keys SetTicketKeys installed.
+func (c *Ctx) TicketKeyCount() int {
+	var n int
+	c.get(func(p *C.SSL_CTX) { n = int(C.go_ctx_ticket_key_count(p)) })
+	return n
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/osslhooks"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 )
@@ -46,44 +47,37 @@ func TestSessionIDContext(t *testing.T) {
 
 func TestCacheSizeTimeoutTickets(t *testing.T) {
 	ctx := newServer(t, tls13)
-	size, err := ctx.SessionCacheSize()
-	require.NoError(t, err)
-	assert.Equal(t, 1024*20, size, "SSL_SESSION_CACHE_MAX_SIZE_DEFAULT")
+	assert.Equal(t, 1024*20, ctx.SessionCacheSize(), "SSL_SESSION_CACHE_MAX_SIZE_DEFAULT")
 	prev, err := ctx.SetSessionCacheSize(3)
 	require.NoError(t, err)
 	assert.Equal(t, 1024*20, prev)
-	size, _ = ctx.SessionCacheSize()
-	assert.Equal(t, 3, size)
+	assert.Equal(t, 3, ctx.SessionCacheSize())
 	_, err = ctx.SetSessionCacheSize(-1)
 	assert.Error(t, err)
 
-	d, err := ctx.Timeout()
-	require.NoError(t, err)
-	assert.Equal(t, 2*time.Hour, d, "libssl's default (tls1_default_timeout)")
+	assert.Equal(t, 2*time.Hour, ctx.Timeout(), "libssl's default (tls1_default_timeout)")
 	old, err := ctx.SetTimeout(42 * time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, 2*time.Hour, old)
-	d, _ = ctx.Timeout()
-	assert.Equal(t, 42*time.Second, d)
+	assert.Equal(t, 42*time.Second, ctx.Timeout())
 	_, err = ctx.SetTimeout(time.Millisecond)
 	assert.ErrorContains(t, err, "under one second")
 
-	n, err := ctx.NumTickets()
-	require.NoError(t, err)
-	assert.Equal(t, 2, n)
+	assert.Equal(t, 2, ctx.NumTickets())
 	require.NoError(t, ctx.SetNumTickets(5))
-	n, _ = ctx.NumTickets()
-	assert.Equal(t, 5, n)
+	assert.Equal(t, 5, ctx.NumTickets())
 
-	on, err := ctx.NoTicket()
-	require.NoError(t, err)
-	assert.False(t, on)
+	assert.False(t, ctx.NoTicket())
 	require.NoError(t, ctx.SetNoTicket(true))
-	on, _ = ctx.NoTicket()
-	assert.True(t, on)
+	assert.True(t, ctx.NoTicket())
 	require.NoError(t, ctx.SetNoTicket(false))
-	on, _ = ctx.NoTicket()
-	assert.False(t, on)
+	assert.False(t, ctx.NoTicket())
+
+	assert.Equal(t, ossl.VersionTLS13, ctx.MinVersion())
+	require.NoError(t, ctx.SetMinVersion(ossl.VersionTLS12))
+	assert.Equal(t, ossl.VersionTLS12, ctx.MinVersion())
+	require.NoError(t, ctx.SetMaxVersion(0))
+	assert.Equal(t, ossl.Version(0), ctx.MaxVersion(), "0: the highest libssl supports")
 }
 
 // TestCacheSizeEvicts fills a 3-session cache with 5 full handshakes.
@@ -97,7 +91,7 @@ func TestCacheSizeEvicts(t *testing.T) {
 	// libssl's exact eviction point differs between releases (3.0 evicts
 	// one session early); the conformance suite reports it. Here: the
 	// bound holds and every session is accounted for.
-	s := stats(t, server)
+	s := server.Stats()
 	assert.LessOrEqual(t, s.Sessions, int64(3))
 	assert.GreaterOrEqual(t, s.CacheFull, int64(2))
 	assert.Equal(t, int64(5), s.Sessions+s.CacheFull)
@@ -106,32 +100,57 @@ func TestCacheSizeEvicts(t *testing.T) {
 func TestFlushAddRemove(t *testing.T) {
 	server, client := newServer(t, tls12), newClient(t, tls12)
 	r := handshake(t, client, server, ossltest.Options{})
-	require.Equal(t, int64(1), stats(t, server).Sessions)
+	require.Equal(t, int64(1), server.Stats().Sessions)
 
 	expires := r.ServerSession.Expires()
 	require.NoError(t, server.FlushSessions(expires.Add(-time.Second)))
-	assert.Equal(t, int64(1), stats(t, server).Sessions, "not expired a second before its expiry")
+	assert.Equal(t, int64(1), server.Stats().Sessions, "not expired a second before its expiry")
 	require.NoError(t, server.FlushSessions(expires.Add(time.Second)))
-	assert.Equal(t, int64(0), stats(t, server).Sessions, "expired a second after")
+	assert.Equal(t, int64(0), server.Stats().Sessions, "expired a second after")
 
-	// Put the server's session back by hand and resume from it.
-	added, err := server.AddSession(r.ServerSession)
+	// Put a copy of the server's session back by hand and resume from it.
+	d, err := r.ServerSession.Dup()
+	require.NoError(t, err)
+	defer d.Close()
+	added, err := server.AddSession(d)
 	require.NoError(t, err)
 	assert.True(t, added)
-	added, err = server.AddSession(r.ServerSession)
+	added, err = server.AddSession(d)
 	require.NoError(t, err)
 	assert.False(t, added, "already cached")
+	assert.ErrorIs(t, d.SetID([]byte("x")), ossl.ErrSharedSession, "a cached session keeps its ID")
 	res := handshake(t, client, server, ossltest.Options{Session: r.ClientSession})
 	assert.True(t, res.ServerReused)
 
-	removed, err := server.RemoveSession(r.ServerSession)
+	removed, err := server.RemoveSession(d)
 	require.NoError(t, err)
 	assert.True(t, removed)
 	res = handshake(t, client, server, ossltest.Options{Session: r.ClientSession})
 	assert.False(t, res.ServerReused)
 
+	// A session another context's cache holds goes in as a copy: one
+	// object in two caches' lists would corrupt both.
+	other := newServer(t, tls12)
+	r2 := handshake(t, client, other, ossltest.Options{})
+	require.Equal(t, int64(1), other.Stats().Sessions)
+	added, err = server.AddSession(r2.ServerSession)
+	require.NoError(t, err)
+	assert.True(t, added)
+	added, err = server.AddSession(d)
+	require.NoError(t, err)
+	assert.True(t, added, "d went back in")
+	third := newServer(t, tls12)
+	added, err = third.AddSession(d)
+	require.NoError(t, err)
+	assert.True(t, added, "a copy of d, which server's cache holds")
+	res = handshake(t, client, third, ossltest.Options{Session: r.ClientSession})
+	assert.True(t, res.ServerReused)
+	require.NoError(t, other.FlushSessions(time.Time{}))
 	require.NoError(t, server.FlushSessions(time.Time{}))
-	assert.Equal(t, int64(0), stats(t, server).Sessions, "a zero time flushes everything")
+	require.NoError(t, third.FlushSessions(time.Time{}))
+
+	require.NoError(t, server.FlushSessions(time.Time{}))
+	assert.Equal(t, int64(0), server.Stats().Sessions, "a zero time flushes everything")
 }
 
 func TestLoadCertificate(t *testing.T) {
@@ -185,22 +204,18 @@ func TestOpenSSLErrorsCarryReasons(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestWrapCtxNeverFrees(t *testing.T) {
+func TestWrapCtxSharesTheContext(t *testing.T) {
 	owner, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleServer})
 	require.NoError(t, err)
 	defer owner.Close()
 	_, err = owner.SetSessionCacheMode(ossl.CacheBoth)
 	require.NoError(t, err)
 
-	w, err := ossl.WrapCtx(owner.Ptr())
+	w, err := ossl.WrapCtx(osslhooks.CtxPointer(owner))
 	require.NoError(t, err)
-	m, err := w.SessionCacheMode()
-	require.NoError(t, err)
-	assert.Equal(t, ossl.CacheBoth, m, "the wrapper reads the owner's context")
+	assert.Equal(t, ossl.CacheBoth, w.SessionCacheMode(), "the wrapper reads the owner's context")
 	require.NoError(t, w.Close())
-	m, err = owner.SessionCacheMode()
-	require.NoError(t, err, "closing the wrapper left the owner's context alive")
-	assert.Equal(t, ossl.CacheBoth, m)
+	assert.Equal(t, ossl.CacheBoth, owner.SessionCacheMode(), "closing the wrapper left the owner's context alive")
 	_, err = ossl.WrapCtx(nil)
 	assert.Error(t, err)
 }

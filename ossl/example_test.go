@@ -19,7 +19,7 @@ func ExampleCtx_SetSessionCacheMode() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	cur, _ := ctx.SessionCacheMode()
+	cur := ctx.SessionCacheMode()
 	fmt.Println("previous:", prev)
 	fmt.Println("current: ", cur)
 	// Output:
@@ -50,7 +50,7 @@ func ExampleCtx_SetSessionStore() {
 	if _, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal); err != nil {
 		log.Fatal(err)
 	}
-	sessions := store.NewMemory(10000)
+	sessions := store.NewMemory(store.MemoryOptions{Capacity: 10000})
 	if err := server.SetSessionStore(ossl.StoreConfig{Store: sessions}); err != nil {
 		log.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func ExampleCtx_SetClientSessionCache() {
 	if _, err := client.SetSessionCacheMode(ossl.CacheClient | ossl.CacheNoInternalStore); err != nil {
 		log.Fatal(err)
 	}
-	if err := client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(64)}); err != nil {
+	if err := client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(store.ClientLRUOptions{Capacity: 64})}); err != nil {
 		log.Fatal(err)
 	}
 	key := ossl.ClientSessionKey("localhost", 443)

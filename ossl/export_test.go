@@ -11,6 +11,8 @@ func LeakOneReference(s *Session) {
 	if err != nil {
 		panic(err)
 	}
+	r.mu.Lock()
+	r.p = nil
+	r.mu.Unlock()
 	r.cleanup.Stop()
-	r.ptr.Store(nil)
 }

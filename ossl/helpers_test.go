@@ -35,14 +35,18 @@ func testCert(t testing.TB) *ossltest.Certificate {
 
 // newServer makes a server context for v with session id context "test".
 func newServer(t testing.TB, v variant) *ossl.Ctx {
-	ctx, err := ossltest.NewServerCtx(testCert(t), ossltest.ServerOptions{Version: v.Version, NoTicket: v.NoTicket, SessionIDContext: []byte("test")})
+	o := v.ServerOptions()
+	o.SessionIDContext = []byte("test")
+	ctx, err := ossltest.NewServerCtx(testCert(t), o)
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	return ctx
 }
 
 func newClient(t testing.TB, v variant) *ossl.Ctx {
-	ctx, err := ossltest.NewClientCtx(testCert(t), ossltest.ClientOptions{Version: v.Version, VerifyServer: true})
+	o := v.ClientOptions()
+	o.VerifyServer = true
+	ctx, err := ossltest.NewClientCtx(testCert(t), o)
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	return ctx
@@ -55,8 +59,14 @@ func handshake(t testing.TB, client, server *ossl.Ctx, o ossltest.Options) *ossl
 	return r
 }
 
-func stats(t testing.TB, ctx *ossl.Ctx) ossl.Stats {
-	s, err := ctx.Stats()
+func setMode(t testing.TB, ctx *ossl.Ctx, m ossl.CacheMode) {
+	_, err := ctx.SetSessionCacheMode(m)
 	require.NoError(t, err)
-	return s
+}
+
+func newPair(t testing.TB, client, server *ossl.Ctx) *ossltest.Pair {
+	p, err := ossltest.NewPair(client, server)
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	return p
 }

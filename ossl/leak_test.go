@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/osslhooks"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store"
@@ -52,11 +53,11 @@ func TestManyHandshakes(t *testing.T) {
 // settledAllocations collects garbage until the cleanups of unreachable
 // Sessions, Conns and Ctxs have run, then reads the live block count.
 func settledAllocations() (int64, bool) {
-	prev, on := ossl.LiveOpenSSLAllocations()
+	prev, on := osslhooks.LiveOpenSSLAllocations()
 	for range 20 {
 		runtime.GC()
 		time.Sleep(5 * time.Millisecond) // cleanups run on their own goroutine
-		n, _ := ossl.LiveOpenSSLAllocations()
+		n, _ := osslhooks.LiveOpenSSLAllocations()
 		if n == prev {
 			return n, on
 		}
@@ -72,13 +73,13 @@ func runScenarios(t *testing.T, n int) {
 		store func() ossl.SessionStore
 	}{
 		{"internal", ossl.CacheServer, nil},
-		{"memory-only", ossl.CacheServer | ossl.CacheNoInternal, func() ossl.SessionStore { return store.NewMemory(64) }},
-		{"memory-and-internal", ossl.CacheServer, func() ossl.SessionStore { return store.NewMemory(64) }},
+		{"memory-only", ossl.CacheServer | ossl.CacheNoInternal, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{Capacity: 64}) }},
+		{"memory-and-internal", ossl.CacheServer, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{Capacity: 64}) }},
 		{"bytes-lookup-only", ossl.CacheServer | ossl.CacheNoInternalLookup, func() ossl.SessionStore {
-			return store.NewBytes(store.NewMapKV(), store.BytesOptions{})
+			return store.NewBytes(store.NewMapKV(store.MapKVOptions{}), store.BytesOptions{})
 		}},
 		{"failing", ossl.CacheServer | ossl.CacheNoInternal, func() ossl.SessionStore {
-			return &hostileStore{inner: store.NewMemory(8), get: func(ctx context.Context, id []byte) (*ossl.Session, error) {
+			return &hostileStore{inner: store.NewMemory(store.MemoryOptions{Capacity: 8}), get: func(ctx context.Context, id []byte) (*ossl.Session, error) {
 				return nil, errors.New("down")
 			}}
 		}},
@@ -98,10 +99,10 @@ func runScenarios(t *testing.T, n int) {
 				if k.store != nil {
 					require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: k.store()}))
 				}
-				require.NoError(t, server.SetServerNameCallback(func(string) *ossl.Ctx { return front }))
+				require.NoError(t, server.SetServerNameCallback(func(string) (*ossl.Ctx, error) { return front, nil }))
 				_, err = client.SetSessionCacheMode(ossl.CacheClient)
 				require.NoError(t, err)
-				require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(2)}))
+				require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(store.ClientLRUOptions{Capacity: 2})}))
 				for i := 0; i < per; i++ {
 					o := ossltest.Options{ServerName: "localhost"}
 					if i%3 != 0 {

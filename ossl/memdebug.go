@@ -7,11 +7,11 @@ long go_memdebug_live(int *on);
 */
 import "C"
 
-// LiveOpenSSLAllocations returns the number of heap blocks libcrypto and
+// liveOpenSSLAllocations returns the number of heap blocks libcrypto and
 // libssl hold right now, counted through CRYPTO_set_mem_functions(3). It
-// reports false unless the package was built with -tags ossl_memdebug and
-// the hooks went in before OpenSSL's first allocation.
-func LiveOpenSSLAllocations() (int64, bool) {
+// reports false unless the hooks went in before OpenSSL's first
+// allocation.
+func liveOpenSSLAllocations() (int64, bool) {
 	var on C.int
 	n := C.go_memdebug_live(&on)
 	return int64(n), on == 1

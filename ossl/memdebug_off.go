@@ -2,8 +2,6 @@
 
 package ossl
 
-// LiveOpenSSLAllocations returns the number of heap blocks libcrypto and
-// libssl hold right now, counted through CRYPTO_set_mem_functions(3). It
-// reports false unless the package was built with -tags ossl_memdebug and
-// the hooks went in before OpenSSL's first allocation.
-func LiveOpenSSLAllocations() (int64, bool) { return 0, false }
+// liveOpenSSLAllocations reports false: the heap-block count needs the
+// ossl_memdebug build.
+func liveOpenSSLAllocations() (int64, bool) { return 0, false }

@@ -34,7 +34,7 @@ func TestVerifyingServerWithoutSessionIDContext(t *testing.T) {
 			require.NoError(t, err)
 			defer client.Close()
 			full := handshake(t, client, server, ossltest.Options{})
-			assert.Equal(t, int64(0), stats(t, server).Sessions, "nothing cached without an id context")
+			assert.Equal(t, int64(0), server.Stats().Sessions, "nothing cached without an id context")
 			r, err := ossltest.Handshake(client, server, ossltest.Options{Session: full.ClientSession})
 			if !tt.wantErr {
 				require.NoError(t, err)

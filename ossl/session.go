@@ -6,7 +6,11 @@ package ossl
 import "C"
 
 import (
+	"errors"
+	"math"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -17,138 +21,203 @@ const MaxSessionIDLength = C.SSL_MAX_SSL_SESSION_ID_LENGTH
 // MaxSessionDERSize bounds the encoded sessions UnmarshalSession accepts.
 const MaxSessionDERSize = 64 << 10
 
-// Session is one reference to an OpenSSL SSL_SESSION. Close releases the
-// reference (a cleanup releases it if Close is forgotten). Reading methods
-// are safe for concurrent use; Close must not run concurrently with them.
+// ErrSharedSession is returned by SetID on a Session whose SSL_SESSION
+// libssl may be using too (a cache holds it, or a connection): a cache
+// files sessions by ID, and an ID changed under it would corrupt the
+// cache. Dup gives a private copy to change.
+var ErrSharedSession = errors.New("ossl: session shared with libssl; change a copy (Session.Dup)")
+
+// Session is one reference to an OpenSSL SSL_SESSION. Whoever holds a
+// *Session owns that reference: Close releases it, and the garbage
+// collector releases a forgotten one. Every method is safe for concurrent
+// use, Close included: a method that loses the race with Close returns
+// ErrClosed or a zero value, never touches freed memory.
+//
+// Several Sessions may refer to one SSL_SESSION (Ref). SetID works only on
+// a private object, one no cache or connection holds (Dup,
+// UnmarshalSession); SetTime and SetTimeout, as in OpenSSL, on any.
 //
 // See https://docs.openssl.org/master/man3/SSL_SESSION_free/.
 type Session struct {
-	ptr     cPointer
+	mu      sync.RWMutex
+	p       *C.SSL_SESSION // nil once closed or handed to libssl
 	cleanup runtime.Cleanup
-	// shared is true when the SSL_SESSION object may also be held
-	// elsewhere (Ref, or a session read from a connection), so that libssl
-	// must be handed a copy before inserting it into an internal cache.
-	shared bool
+	// shared is set when the SSL_SESSION object may be held elsewhere (a
+	// cache, a connection, another Session): SetID then refuses, and the
+	// bridge copies it before libssl inserts it into an internal cache.
+	shared atomic.Bool
+	// cachedIn is the context whose internal cache Ctx.AddSession put
+	// this private object in (under mu): libssl links a cached session
+	// into one list, so it may go into no other cache.
+	cachedIn *ctxState
 }
 
-// newSession wraps a reference the caller owns; nil gives nil.
+// inLibssl reports whether libssl may hold the object: a cache or a
+// connection. The caller holds mu.
+func (s *Session) inLibssl() bool { return s.shared.Load() || s.cachedIn != nil }
+
+// mayBeCached is inLibssl for a caller that does not hold mu.
+func (s *Session) mayBeCached() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.inLibssl()
+}
+
+// newSession takes over one reference the caller owns; nil gives nil.
 func newSession(p *C.SSL_SESSION, shared bool) *Session {
 	if p == nil {
 		return nil
 	}
-	s := &Session{shared: shared}
-	s.ptr.Store(unsafe.Pointer(p))
+	s := &Session{p: p}
+	s.shared.Store(shared)
 	s.cleanup = runtime.AddCleanup(s, freeSession, p)
 	return s
 }
 
 func freeSession(p *C.SSL_SESSION) { C.SSL_SESSION_free(p) }
 
-// Close releases this reference. It is idempotent.
+// Close releases this reference (SSL_SESSION_free(3)). It is idempotent
+// and may be called on nil.
 func (s *Session) Close() {
-	if s == nil {
-		return
-	}
-	if p := s.ptr.Swap(nil); p != nil {
-		s.cleanup.Stop()
-		C.SSL_SESSION_free((*C.SSL_SESSION)(p))
+	if p := s.take(); p != nil {
+		C.SSL_SESSION_free(p)
 	}
 }
 
-func (s *Session) use() (*C.SSL_SESSION, error) {
+// take ends the Session and returns the reference it held (nil if it had
+// none), for the caller to release or hand to libssl.
+func (s *Session) take() *C.SSL_SESSION {
 	if s == nil {
-		return nil, ErrClosed
+		return nil
 	}
-	p := (*C.SSL_SESSION)(s.ptr.Load())
-	if p == nil {
-		return nil, ErrClosed
+	s.mu.Lock()
+	p := s.p
+	s.p = nil
+	s.mu.Unlock()
+	if p != nil {
+		stopCleanup(s.cleanup, s)
 	}
-	return p, nil
+	return p
 }
 
-// Ptr returns the SSL_SESSION* (borrowed: valid while s is open).
-func (s *Session) Ptr() unsafe.Pointer {
-	p, _ := s.use()
-	return unsafe.Pointer(p)
+// testHookBeforeStop, if set, runs in stopCleanup before Stop, for the
+// test that holds the window open with a collection.
+var testHookBeforeStop atomic.Pointer[func()]
+
+// stopCleanup cancels the cleanup that frees obj's C object, keeping obj
+// reachable until Stop has returned. runtime.Cleanup.Stop has a value
+// receiver: without the KeepAlive, obj may become unreachable while Stop
+// runs, and a collection in that window queues the cleanup, which then
+// frees the C object the caller frees too. That double free was the heap
+// abort of issue 11.
+func stopCleanup[T any](c runtime.Cleanup, obj *T) {
+	if h := testHookBeforeStop.Load(); h != nil {
+		(*h)()
+	}
+	c.Stop()
+	runtime.KeepAlive(obj)
+}
+
+// read runs f on the session under the read lock; it reports false, and
+// does not run f, once the Session is closed.
+func (s *Session) read(f func(p *C.SSL_SESSION)) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.p == nil {
+		return false
+	}
+	f(s.p)
+	return true
+}
+
+// write runs f on the session under the write lock; with private, only if
+// no one else may hold the SSL_SESSION.
+func (s *Session) write(op string, private bool, f func(p *C.SSL_SESSION) bool) error {
+	if s == nil {
+		return ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		return ErrClosed
+	}
+	if private && s.inLibssl() {
+		return ErrSharedSession
+	}
+	p := s.p
+	return onThread(op, func() bool { return f(p) })
 }
 
 // Ref returns a new reference to the same SSL_SESSION (SSL_SESSION_up_ref),
-// to be closed on its own.
+// owned by the caller.
 func (s *Session) Ref() (*Session, error) {
-	p, err := s.use()
-	if err != nil {
-		return nil, err
+	var r *Session
+	if !s.read(func(p *C.SSL_SESSION) {
+		C.SSL_SESSION_up_ref(p)
+		s.shared.Store(true)
+		r = newSession(p, true)
+	}) {
+		return nil, ErrClosed
 	}
-	C.go_session_up_ref(p)
-	runtime.KeepAlive(s)
-	return newSession(p, true), nil
+	return r, nil
 }
 
-// Dup returns a deep copy in a new SSL_SESSION object (SSL_SESSION_dup).
+// Dup returns a deep copy in a new, private SSL_SESSION (SSL_SESSION_dup).
 func (s *Session) Dup() (*Session, error) {
-	p, err := s.use()
-	if err != nil {
-		return nil, err
-	}
 	var d *C.SSL_SESSION
-	err = onThread("SSL_SESSION_dup", func() bool {
-		d = C.SSL_SESSION_dup(p)
-		return d != nil
-	})
-	runtime.KeepAlive(s)
+	var err error
+	if !s.read(func(p *C.SSL_SESSION) {
+		err = onThread("SSL_SESSION_dup", func() bool {
+			d = C.SSL_SESSION_dup(p)
+			return d != nil
+		})
+	}) {
+		return nil, ErrClosed
+	}
 	if err != nil {
 		return nil, err
 	}
 	return newSession(d, false), nil
 }
 
-// WrapSession takes over one reference to an SSL_SESSION* obtained from
-// other cgo code; Close releases it.
-func WrapSession(p unsafe.Pointer) *Session {
-	return newSession((*C.SSL_SESSION)(p), true)
-}
-
 // ID returns the session ID (SSL_SESSION_get_id(3)); nil after Close.
 func (s *Session) ID() []byte {
-	p, err := s.use()
-	if err != nil {
-		return nil
-	}
-	var n C.uint
-	id := C.SSL_SESSION_get_id(p, &n)
-	b := C.GoBytes(unsafe.Pointer(id), C.int(n))
-	runtime.KeepAlive(s)
+	var b []byte
+	s.read(func(p *C.SSL_SESSION) { b = sessionID(p) })
 	return b
 }
 
-// SetID replaces the session ID (SSL_SESSION_set1_id(3)); IDs over 32 bytes
-// are refused.
+func sessionID(p *C.SSL_SESSION) []byte {
+	var n C.uint
+	id := C.SSL_SESSION_get_id(p, &n)
+	return C.GoBytes(unsafe.Pointer(id), C.int(n))
+}
+
+// SetID replaces the session ID (SSL_SESSION_set1_id(3)) of a private
+// session (ErrSharedSession otherwise); IDs over 32 bytes are refused.
+//
+// See https://docs.openssl.org/master/man3/SSL_SESSION_set1_id/.
 func (s *Session) SetID(id []byte) error {
 	if len(id) > MaxSessionIDLength {
 		return errorf("SSL_SESSION_set1_id", "session ID is %d bytes; the limit is %d", len(id), MaxSessionIDLength)
 	}
-	p, err := s.use()
-	if err != nil {
-		return err
-	}
-	err = onThread("SSL_SESSION_set1_id", func() bool {
-		return C.go_session_set1_id(p, cBytes(id), C.uint(len(id))) == 1
+	return s.write("SSL_SESSION_set1_id", true, func(p *C.SSL_SESSION) bool {
+		return C.SSL_SESSION_set1_id(p, cBytes(id), C.uint(len(id))) == 1
 	})
-	runtime.KeepAlive(s)
-	return err
 }
 
 // IDContext returns the session id context the session was made under
 // (SSL_SESSION_get0_id_context(3)).
 func (s *Session) IDContext() []byte {
-	p, err := s.use()
-	if err != nil {
-		return nil
-	}
-	var n C.uint
-	c := C.SSL_SESSION_get0_id_context(p, &n)
-	b := C.GoBytes(unsafe.Pointer(c), C.int(n))
-	runtime.KeepAlive(s)
+	var b []byte
+	s.read(func(p *C.SSL_SESSION) {
+		var n C.uint
+		c := C.SSL_SESSION_get0_id_context(p, &n)
+		b = C.GoBytes(unsafe.Pointer(c), C.int(n))
+	})
 	return b
 }
 
@@ -157,74 +226,83 @@ func (s *Session) IDContext() []byte {
 //
 // See https://docs.openssl.org/master/man3/SSL_SESSION_get_time/.
 func (s *Session) Time() time.Time {
-	p, err := s.use()
-	if err != nil {
+	var t int64
+	if !s.read(func(p *C.SSL_SESSION) { t = int64(C.go_session_get_time(p)) }) {
 		return time.Time{}
 	}
-	t := int64(C.go_session_get_time(p))
-	runtime.KeepAlive(s)
 	return time.Unix(t, 0)
 }
 
-// SetTime sets the session's start time (SSL_SESSION_set_time(3)).
+// SetTime sets the session's start time (SSL_SESSION_set_time(3)), and so
+// its expiry. On a session in an internal cache, OpenSSL 3.x before 3.2
+// does not re-sort the cache by expiry; a flush may then stop early.
+//
+// See https://docs.openssl.org/master/man3/SSL_SESSION_get_time/.
 func (s *Session) SetTime(t time.Time) error {
-	p, err := s.use()
-	if err != nil {
-		return err
-	}
-	err = onThread("SSL_SESSION_set_time", func() bool { return C.go_session_set_time(p, C.int64_t(t.Unix())) == 1 })
-	runtime.KeepAlive(s)
-	return err
+	return s.write("SSL_SESSION_set_time", false, func(p *C.SSL_SESSION) bool { return C.go_session_set_time(p, C.int64_t(t.Unix())) == 1 })
 }
 
-// Timeout returns the session's lifetime (SSL_SESSION_get_timeout(3)).
+// maxSeconds is the largest whole number of seconds a time.Duration holds.
+const maxSeconds = int64(math.MaxInt64 / time.Second)
+
+// Timeout returns the session's lifetime (SSL_SESSION_get_timeout(3)),
+// saturated at the largest time.Duration: a session decoded from DER may
+// carry any value.
 func (s *Session) Timeout() time.Duration {
-	p, err := s.use()
-	if err != nil {
-		return 0
+	var d int64
+	s.read(func(p *C.SSL_SESSION) { d = int64(C.go_session_get_timeout(p)) })
+	return secondsToDuration(d)
+}
+
+func secondsToDuration(d int64) time.Duration {
+	switch {
+	case d > maxSeconds:
+		return math.MaxInt64
+	case d < -maxSeconds:
+		return math.MinInt64
 	}
-	d := time.Duration(C.SSL_SESSION_get_timeout(p)) * time.Second
-	runtime.KeepAlive(s)
-	return d
+	return time.Duration(d) * time.Second
 }
 
 // SetTimeout sets the session's lifetime in whole seconds
-// (SSL_SESSION_set_timeout(3)).
+// (SSL_SESSION_set_timeout(3)), with SetTime's caveat.
+//
+// See https://docs.openssl.org/master/man3/SSL_SESSION_get_time/.
 func (s *Session) SetTimeout(d time.Duration) error {
-	p, err := s.use()
-	if err != nil {
-		return err
-	}
-	err = onThread("SSL_SESSION_set_timeout", func() bool { return C.SSL_SESSION_set_timeout(p, C.long(d/time.Second)) == 1 })
-	runtime.KeepAlive(s)
-	return err
+	return s.write("SSL_SESSION_set_timeout", false, func(p *C.SSL_SESSION) bool { return C.SSL_SESSION_set_timeout(p, C.long(d/time.Second)) == 1 })
 }
 
-// Expires returns Time plus Timeout: libssl treats the session as expired
-// from then on.
-func (s *Session) Expires() time.Time { return s.Time().Add(s.Timeout()) }
+// Expires returns Time plus Timeout, saturated: libssl treats the session
+// as expired from then on. It is the zero time after Close.
+func (s *Session) Expires() time.Time {
+	var t int64
+	if !s.read(func(p *C.SSL_SESSION) { t = int64(C.go_session_expires(p)) }) {
+		return time.Time{}
+	}
+	return unixSaturated(t)
+}
+
+// maxUnix bounds the instants Expires reports: year 9999, far past any
+// session and well inside what time.Time compares correctly.
+const maxUnix = 253402300799
+
+func unixSaturated(t int64) time.Time {
+	return time.Unix(min(max(t, -maxUnix), maxUnix), 0)
+}
 
 // ProtocolVersion returns the TLS version the session was negotiated with
 // (SSL_SESSION_get_protocol_version(3)).
 func (s *Session) ProtocolVersion() Version {
-	p, err := s.use()
-	if err != nil {
-		return 0
-	}
-	v := Version(C.SSL_SESSION_get_protocol_version(p))
-	runtime.KeepAlive(s)
+	var v Version
+	s.read(func(p *C.SSL_SESSION) { v = Version(C.SSL_SESSION_get_protocol_version(p)) })
 	return v
 }
 
 // IsResumable reports whether libssl could resume the session
 // (SSL_SESSION_is_resumable(3)).
 func (s *Session) IsResumable() bool {
-	p, err := s.use()
-	if err != nil {
-		return false
-	}
-	ok := C.SSL_SESSION_is_resumable(p) == 1
-	runtime.KeepAlive(s)
+	ok := false
+	s.read(func(p *C.SSL_SESSION) { ok = C.SSL_SESSION_is_resumable(p) == 1 })
 	return ok
 }
 
@@ -233,26 +311,26 @@ func (s *Session) IsResumable() bool {
 //
 // See https://docs.openssl.org/master/man3/d2i_SSL_SESSION/.
 func (s *Session) Marshal() ([]byte, error) {
-	p, err := s.use()
-	if err != nil {
-		return nil, err
-	}
 	var out []byte
-	err = onThread("i2d_SSL_SESSION", func() bool {
-		n := C.go_i2d_session(p, nil)
-		if n <= 0 {
-			return false
-		}
-		out = make([]byte, int(n))
-		return C.go_i2d_session(p, cBytes(out)) == n
-	})
-	runtime.KeepAlive(s)
+	var err error
+	if !s.read(func(p *C.SSL_SESSION) {
+		err = onThread("i2d_SSL_SESSION", func() bool {
+			n := C.go_i2d_session(p, nil)
+			if n <= 0 {
+				return false
+			}
+			out = make([]byte, int(n))
+			return C.go_i2d_session(p, cBytes(out)) == n
+		})
+	}) {
+		return nil, ErrClosed
+	}
 	return out, err
 }
 
-// UnmarshalSession decodes a DER session (d2i_SSL_SESSION(3)). Empty,
-// oversized (over MaxSessionDERSize), malformed or trailing bytes are an
-// error.
+// UnmarshalSession decodes a DER session (d2i_SSL_SESSION(3)) into a new,
+// private Session. Empty, oversized (over MaxSessionDERSize), malformed or
+// trailing bytes are an error.
 //
 // See https://docs.openssl.org/master/man3/d2i_SSL_SESSION/.
 func UnmarshalSession(der []byte) (*Session, error) {
@@ -276,4 +354,11 @@ func UnmarshalSession(der []byte) (*Session, error) {
 		return nil, errorf("d2i_SSL_SESSION", "%d trailing bytes after the session", len(der)-int(used))
 	}
 	return newSession(p, false), nil
+}
+
+func cBytes(b []byte) *C.uchar {
+	if len(b) == 0 {
+		return nil
+	}
+	return (*C.uchar)(unsafe.Pointer(&b[0]))
 }

@@ -1,9 +1,23 @@
-// shim.h declares the C side of package ossl: thin static-free shims for
-// OpenSSL macros cgo cannot call, version guards, and the trampolines that
-// bridge libssl callbacks to exported Go functions. Every name is go_-prefixed.
+// shim.h declares the C side of package ossl. Every name is go_-prefixed.
+// The definitions live in files named by what they hold:
+//
+//   cachemode_cgo.c  session-cache shims (mode, size, timeout, statistics,
+//                    flushing) and the trampolines that carry libssl's
+//                    session, server-name and client-hello callbacks to the
+//                    exported Go functions of callbacks_export.go
+//   ctx_cgo.c        context setup: PEM certificates and keys, trust,
+//                    options, protocol versions, stateless ticket keys
+//   session_cgo.c    SSL_SESSION shims: time, DER, checks
+//   errors_cgo.c     the per-thread error queue
+//   conn_cgo.c       the BIO pair behind Conn, the net.Conn type
+//   pair_cgo.c       the in-memory handshake driver of ossltest
+//
+// Shims exist for OpenSSL macros cgo cannot call and for the differences
+// between OpenSSL 1.1.1 and 3.x; functions cgo can call are called directly.
 #ifndef OSSLCACHE_SHIM_H
 #define OSSLCACHE_SHIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <openssl/ssl.h>
@@ -20,62 +34,112 @@
 
 #define GO_STATS_LEN 12
 
-// Cache mode and cache tuning (macros over SSL_CTX_ctrl).
+// ---- cachemode_cgo.c ----
+
 long go_ctx_set_session_cache_mode(SSL_CTX *ctx, long mode);
 long go_ctx_get_session_cache_mode(SSL_CTX *ctx);
 long go_ctx_sess_set_cache_size(SSL_CTX *ctx, long size);
 long go_ctx_sess_get_cache_size(SSL_CTX *ctx);
 void go_ctx_stats(SSL_CTX *ctx, long out[GO_STATS_LEN]);
 void go_ctx_flush_sessions(SSL_CTX *ctx, int64_t unix_seconds);
-int go_ctx_set_proto_bounds(SSL_CTX *ctx, int min, int max);
+
+// Cache mode macros as compiled by the C compiler, for the test that
+// compares them with the Go constants.
+int go_cache_mode_macro(int i, const char **name, long *value);
+
+// ex_data slots: the context's Go state (a cgo.Handle, an integer), and per
+// SSL the context whose cache serves it, the client cache key, and the
+// server name the client sent.
+int go_init_ex_indexes(void);
+int go_ctx_set_handle(SSL_CTX *ctx, uintptr_t h);
+uintptr_t go_ctx_get_handle(SSL_CTX *ctx);
+SSL_CTX *go_ssl_session_ctx(SSL *ssl);
+int go_ssl_set_cache_key(SSL *ssl, const char *key);
+const char *go_ssl_get_cache_key(SSL *ssl);
+const char *go_ssl_client_sni(SSL *ssl);
+int go_session_set_cache_key(SSL_SESSION *sess, const char *key);
+const char *go_session_get_cache_key(SSL_SESSION *sess);
+
+void go_ctx_install_session_callbacks(SSL_CTX *ctx, int new_cb, int get_cb, int remove_cb);
+void go_ctx_install_servername_callback(SSL_CTX *ctx, int on);
+void go_ctx_install_client_hello_callback(SSL_CTX *ctx);
+void go_bench_callback(uintptr_t h, int n);
+
+// ---- session_cgo.c ----
+
+int64_t go_session_get_time(const SSL_SESSION *s);
+int go_session_set_time(SSL_SESSION *s, int64_t t);
+int64_t go_session_get_timeout(const SSL_SESSION *s);
+int64_t go_session_expires(const SSL_SESSION *s);
+int go_i2d_session(SSL_SESSION *s, unsigned char *out);
+SSL_SESSION *go_d2i_session(const unsigned char *der, long len, long *consumed);
+int go_session_check(const SSL_SESSION *s, const unsigned char *id, unsigned int id_len,
+                     const unsigned char *sid_ctx, unsigned int sid_len, int check_sid, int64_t now);
+
+// ---- errors_cgo.c ----
+
+// go_err_next pops the oldest entry of this thread's error queue; 0 when
+// empty.
+unsigned long go_err_next(const char **file, int *line, const char **func, const char **data, int *flags);
+
+// ---- ctx_cgo.c ----
+
+int go_ctx_set_min_proto(SSL_CTX *ctx, int v);
+int go_ctx_set_max_proto(SSL_CTX *ctx, int v);
+int go_ctx_get_min_proto(SSL_CTX *ctx);
+int go_ctx_get_max_proto(SSL_CTX *ctx);
+int go_ssl_set_min_proto(SSL *ssl, int v);
+int go_ssl_set_max_proto(SSL *ssl, int v);
 uint64_t go_ctx_set_options(SSL_CTX *ctx, uint64_t op);
 uint64_t go_ctx_clear_options(SSL_CTX *ctx, uint64_t op);
 uint64_t go_ctx_get_options(SSL_CTX *ctx);
 uint64_t go_op_no_ticket(void);
 int go_ctx_use_cert_key_pem(SSL_CTX *ctx, const char *cert, int cert_len, const char *key, int key_len);
 int go_ctx_add_trusted_pem(SSL_CTX *ctx, const char *pem, int len);
-
-// Cache mode macros as compiled by the C compiler, for the test that
-// compares them with the Go constants.
-int go_cache_mode_macro(int i, const char **name, long *value);
-
-// Errors: the next entry of this thread's error queue; 0 when empty.
-unsigned long go_err_next(const char **file, int *line, const char **func, const char **data, int *flags);
-
-// Sessions.
-int64_t go_session_get_time(const SSL_SESSION *s);
-int go_session_set_time(SSL_SESSION *s, int64_t t);
-int go_i2d_session(SSL_SESSION *s, unsigned char *out);
-SSL_SESSION *go_d2i_session(const unsigned char *der, long len, long *consumed);
-
-// Connections.
 int go_set_tlsext_host_name(SSL *ssl, const char *name);
 
-// In-memory pair: BIO pair between a client and a server SSL.
+// Stateless ticket keys: 80 bytes each (16-byte name, 32-byte HMAC key,
+// 32-byte AES key); the first encrypts, every one decrypts.
+#define GO_TICKET_KEY_SIZE 80
+extern int go_ctx_ticket_idx;
+void go_ticket_ring_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp);
+int go_ctx_set_ticket_keys(SSL_CTX *ctx, const unsigned char *keys, int n);
+int go_ctx_ticket_key_count(SSL_CTX *ctx);
+
+// ---- conn_cgo.c ----
+
+// go_conn_res is what one libssl call on a Conn observed, read on the
+// thread that made it.
 typedef struct {
-	int64_t client_ns, server_ns;
-	int rounds;
-	int failed_side; // 0 none, 1 client, 2 server, 3 stalled
-	int ssl_error;   // SSL_get_error of the failing call
-	int step;        // 0 attach, 1 handshake, 2 tickets, 3 shutdown
-} go_pair_result;
+	int rc;         // the call's return value
+	int err;        // SSL_get_error(rc), 0 when rc > 0
+	size_t pending; // bytes waiting in the network end of the pair
+} go_conn_res;
 
-int go_pair_run(SSL *client, SSL *server, int read_tickets, go_pair_result *r);
+BIO *go_conn_attach(SSL *ssl, size_t bufsize, int server);
+int go_conn_set1_host(SSL *ssl, const char *name);
+void go_conn_handshake(SSL *ssl, BIO *net, go_conn_res *r);
+void go_conn_read(SSL *ssl, BIO *net, void *buf, int n, go_conn_res *r);
+void go_conn_write(SSL *ssl, BIO *net, void *wbuf, const void *src, int n, go_conn_res *r);
+void go_conn_shutdown(SSL *ssl, BIO *net, go_conn_res *r);
+int go_conn_partial(SSL *ssl);
+void go_conn_keep_session(SSL *ssl);
+void go_conn_free(SSL *ssl, BIO *net, void *wbuf);
+int go_conn_net_read(BIO *net, void *buf, int n);
+int go_conn_net_write(BIO *net, const void *buf, int n);
+size_t go_conn_net_room(BIO *net);
+int go_conn_cipher_id(SSL *ssl);
+const char *go_conn_alpn(SSL *ssl, unsigned int *len);
+int go_conn_peer_chain(SSL *ssl, int i, unsigned char **der);
 
-// Callbacks: ex_data slot of a context holding a cgo.Handle (an integer).
-int go_ctx_handle_index(void);
-int go_ctx_set_handle(SSL_CTX *ctx, uintptr_t h);
-uintptr_t go_ctx_get_handle(SSL_CTX *ctx);
-void go_ctx_install_session_callbacks(SSL_CTX *ctx, int new_cb, int get_cb, int remove_cb);
-void go_ctx_install_servername_callback(SSL_CTX *ctx, int on);
-int go_ssl_remember_session_ctx(SSL *ssl);
-SSL_CTX *go_ssl_session_ctx(SSL *ssl);
-int go_ssl_set_cache_key(SSL *ssl, const char *key);
-const char *go_ssl_get_cache_key(SSL *ssl);
-void go_bench_callback(uintptr_t h, int n);
-int go_session_check(const SSL_SESSION *s, const unsigned char *id, unsigned int id_len,
-                     const unsigned char *sid_ctx, unsigned int sid_len, int check_sid, int64_t now);
-int go_session_up_ref(SSL_SESSION *s);
-int go_session_set1_id(SSL_SESSION *s, const unsigned char *id, unsigned int len);
+// ---- pair_cgo.c ----
+
+// A live in-memory connection: a client and a server SSL joined by a BIO
+// pair. A side's state is 0 running, 1 finished, -1 failed.
+int go_pair_attach(SSL *client, SSL *server);
+int go_pair_step(SSL *ssl, int *state, int *error, int64_t *ns);
+uint64_t go_pair_traffic(SSL *a, SSL *b);
+int go_pair_read(SSL *ssl, int *ssl_error, int64_t *ns);
+int go_pair_shutdown(SSL *first, SSL *second, int *failed, int *ssl_error, int64_t *first_ns, int64_t *second_ns);
 
 #endif

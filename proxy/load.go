@@ -311,7 +311,7 @@ func newOsslLoader(cfg LoadConfig) (*osslLoader, error) {
 				ctx.Close()
 				return nil, err
 			}
-			if err := ctx.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(1)}); err != nil {
+			if err := ctx.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(store.ClientLRUOptions{Capacity: 1})}); err != nil {
 				ctx.Close()
 				return nil, err
 			}
@@ -350,14 +350,14 @@ func (o *osslLoader) conn(ctx context.Context, resume bool) (bool, time.Duration
 		return false, 0, err
 	}
 	defer c.Close()
-	if err := c.Handshake(ctx); err != nil {
+	if err := c.HandshakeContext(ctx); err != nil {
 		return false, 0, err
 	}
 	hs := time.Since(start)
 	if err := exchange(c, o.cfg.Message, c.CloseWrite); err != nil {
 		return false, hs, err
 	}
-	return c.SessionReused(), hs, nil
+	return c.ConnectionState().DidResume, hs, nil
 }
 
 func (o *osslLoader) close() {

@@ -190,9 +190,7 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	if st, err := c.s.ctx.Stats(); err == nil {
-		emit(ch, sslStats, st)
-	}
+	emit(ch, sslStats, c.s.ctx.Stats())
 	emit(ch, callbackStats, c.s.ctx.CallbackStats())
 	if r := c.s.store.redis; r != nil {
 		emit(ch, redisStats, r.Stats())

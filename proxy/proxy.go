@@ -1,5 +1,5 @@
 // Package proxy is a TLS-terminating TCP proxy on libssl: each client
-// connection's TLS is served by an ossl.TLSConn whose context keeps its
+// connection's TLS is served by an ossl.Conn whose context keeps its
 // sessions in libssl's cache and, through the session callbacks, in a Go
 // store (in process, or in Redis, shared by every proxy of a fleet), and its
 // plaintext is relayed to one upstream address. It logs each connection's
@@ -63,9 +63,10 @@ type Config struct {
 	// NoTicket sets SSL_OP_NO_TICKET: TLS 1.2 resumes by session ID and
 	// TLS 1.3 issues stateful tickets, both through the cache and store.
 	NoTicket bool
-	// TicketKeys, if set, are the TicketKeySize bytes of stateless ticket
-	// keys shared by a fleet (without them each proxy makes its own).
-	TicketKeys []byte
+	// TicketKeys, if set, are the stateless ticket keys shared by a fleet
+	// (without them each proxy makes its own): the first seals new
+	// tickets, every one opens them (ossl.Ctx.SetTicketKeys).
+	TicketKeys []ossl.TicketKey
 	// SessionTimeout is the lifetime of new sessions (libssl's default, 7200 s, if 0).
 	SessionTimeout time.Duration
 	// HandshakeTimeout bounds each TLS handshake
@@ -175,7 +176,7 @@ func setupCtx(ctx *ossl.Ctx, cfg Config) (*openedStore, error) {
 		return nil, err
 	}
 	if cfg.TicketKeys != nil {
-		if err := setTicketKeys(ctx, cfg.TicketKeys); err != nil {
+		if err := ctx.SetTicketKeys(cfg.TicketKeys...); err != nil {
 			return nil, err
 		}
 	}
@@ -347,11 +348,11 @@ func (s *Server) release() {
 type proxyConn struct {
 	raw net.Conn
 	mu  sync.Mutex
-	tc  *ossl.TLSConn
+	tc  *ossl.Conn
 	up  net.Conn
 }
 
-func (c *proxyConn) set(tc *ossl.TLSConn, up net.Conn) {
+func (c *proxyConn) set(tc *ossl.Conn, up net.Conn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if tc != nil {
@@ -398,17 +399,17 @@ func (s *Server) handle(pc *proxyConn) {
 	pc.set(tc, nil)
 	defer tc.Close()
 	_ = pc.raw.SetDeadline(start.Add(s.cfg.HandshakeTimeout))
-	if err := tc.Handshake(s.baseCtx); err != nil {
+	if err := tc.HandshakeContext(s.baseCtx); err != nil {
 		s.m.handshakeErrors.Inc()
 		s.log.Warn("handshake failed", "remote", remote, "err", err, "handshake_ms", ms(time.Since(start)))
 		return
 	}
 	_ = pc.raw.SetDeadline(time.Time{})
 	hsTime := time.Since(start)
-	version, resumed := tc.Version(), tc.SessionReused()
-	s.m.handshake(version, resumed, hsTime)
-	s.log.Info("connection", "remote", remote, "version", version.String(), "resumed", resumed,
-		"sni", tc.ServerName(), "handshake_ms", ms(hsTime))
+	st := tc.ConnectionState()
+	s.m.handshake(st.Version, st.DidResume, hsTime)
+	s.log.Info("connection", "remote", remote, "version", st.Version.String(), "resumed", st.DidResume,
+		"sni", st.ServerName, "handshake_ms", ms(hsTime))
 
 	d := net.Dialer{Timeout: s.cfg.DialTimeout}
 	up, err := d.DialContext(s.baseCtx, "tcp", s.cfg.Upstream)
@@ -426,7 +427,7 @@ func (s *Server) handle(pc *proxyConn) {
 // relay copies both ways until both ends are done: a close_notify (or EOF)
 // from the client half-closes the upstream, the upstream's EOF sends
 // close_notify to the client. An error on either side ends both.
-func (s *Server) relay(tc *ossl.TLSConn, up net.Conn) (in, out int64) {
+func (s *Server) relay(tc *ossl.Conn, up net.Conn) (in, out int64) {
 	errc := make(chan error, 2)
 	go func() {
 		var err error

@@ -207,7 +207,7 @@ func openStore(spec StoreSpec, keys redisstore.Keyring, lookupTimeout time.Durat
 	switch spec.Kind {
 	case StoreNone, "":
 	case StoreMemory:
-		o.memory = store.NewMemory(spec.MemoryCapacity)
+		o.memory = store.NewMemory(store.MemoryOptions{Capacity: spec.MemoryCapacity})
 	case StoreRedis:
 		ro := spec.Redis
 		ro.Keys = keys

@@ -1,17 +1,5 @@
 package proxy
 
-/*
-#cgo pkg-config: libssl libcrypto
-#cgo CFLAGS: -Wall -Wno-deprecated-declarations
-#include <stdlib.h>
-#include <openssl/ssl.h>
-
-static long proxy_set_ticket_keys(void *ctx, void *keys, long n) {
-	return SSL_CTX_set_tlsext_ticket_keys((SSL_CTX *)ctx, keys, n);
-}
-*/
-import "C"
-
 import (
 	"encoding/base64"
 	"fmt"
@@ -21,47 +9,61 @@ import (
 	"github.com/osslcache/osslcache/ossl"
 )
 
-// TicketKeySize is the size of the key material of
-// SSL_CTX_set_tlsext_ticket_keys(3): a 16-byte key name, a 32-byte HMAC
-// key and a 32-byte AES key.
-const TicketKeySize = 80
-
-// ReadTicketKeyFile reads ticket key material: TicketKeySize raw bytes, or
-// their base64 (standard or URL alphabet, padded or not).
-func ReadTicketKeyFile(path string) ([]byte, error) {
+// ReadTicketKeyFile reads stateless ticket keys (ossl.TicketKeySize bytes
+// each: name, HMAC key, AES key, the layout of nginx's
+// ssl_session_ticket_key files): one base64 line per key (standard or URL
+// alphabet, padded or not; blank lines and lines starting with # are
+// skipped), or the raw bytes of one or more keys. The first key seals new
+// tickets, every key opens them, as nginx's repeated
+// ssl_session_ticket_key and HAProxy's tls-ticket-keys do.
+func ReadTicketKeyFile(path string) ([]ossl.TicketKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(b) == TicketKeySize {
-		return b, nil
-	}
-	s := strings.TrimSpace(string(b))
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if k, err := enc.DecodeString(s); err == nil && len(k) == TicketKeySize {
-			return k, nil
+	if len(b) > 0 && len(b)%ossl.TicketKeySize == 0 && !isText(b) {
+		keys := make([]ossl.TicketKey, len(b)/ossl.TicketKeySize)
+		for i := range keys {
+			copy(keys[i][:], b[i*ossl.TicketKeySize:])
 		}
+		return keys, nil
 	}
-	return nil, fmt.Errorf("%s: want %d bytes of ticket key material, raw or base64", path, TicketKeySize)
+	var keys []ossl.TicketKey
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, ok := decodeTicketKey(line)
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: want the base64 of %d bytes of ticket key", path, n+1, ossl.TicketKeySize)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: no ticket key (want one base64 line of %d bytes per key, the first sealing new tickets)", path, ossl.TicketKeySize)
+	}
+	return keys, nil
 }
 
-// setTicketKeys installs shared ticket keys, so that every server holding
-// them decrypts the stateless tickets (TLS 1.2 tickets, TLS 1.3 tickets
-// without SSL_OP_NO_TICKET) the others issued.
-//
-// See https://docs.openssl.org/master/man3/SSL_CTX_set_tlsext_ticket_key_cb/.
-func setTicketKeys(ctx *ossl.Ctx, keys []byte) error {
-	if len(keys) != TicketKeySize {
-		return fmt.Errorf("ticket keys: %d bytes, want %d", len(keys), TicketKeySize)
+func decodeTicketKey(s string) (ossl.TicketKey, bool) {
+	var k ossl.TicketKey
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == ossl.TicketKeySize {
+			copy(k[:], b)
+			return k, true
+		}
 	}
-	p := ctx.Ptr()
-	if p == nil {
-		return ossl.ErrClosed
+	return k, false
+}
+
+// isText reports whether b is printable ASCII lines (base64 text), not raw
+// key bytes.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\n' && c != '\r' && c != '\t' {
+			return false
+		}
 	}
-	buf := C.CBytes(keys)
-	defer C.free(buf)
-	if C.proxy_set_ticket_keys(p, buf, C.long(len(keys))) != 1 {
-		return fmt.Errorf("SSL_CTX_set_tlsext_ticket_keys failed")
-	}
-	return nil
+	return true
 }

@@ -46,8 +46,8 @@ type BytesOptions struct {
 	MaxBlobSize int
 }
 
-// Bytes adapts a KV to ossl.SessionStore (an ossl.InlineStore that never
-// blocks when its KV says so): sessions are stored in DER
+// Bytes adapts a KV to ossl.SessionStore (an ossl.InlineStore when its KV
+// is an InlineKV): sessions are stored in DER
 // (i2d_SSL_SESSION) under a Key built from the looking-up context's session
 // id context and the session ID, and decoded on Get. Anything a KV returns
 // that does not decode is an error (the handshake goes on as a full one).
@@ -72,8 +72,10 @@ func keyFor(ctx context.Context, id []byte) Key {
 	return Key{IDContext: li.SessionIDContext, ID: id}
 }
 
-// Put encodes sess and stores it until its expiry.
+// Put encodes sess, closes it, and stores the encoding until the
+// session's expiry.
 func (b *Bytes) Put(ctx context.Context, sess *ossl.Session) error {
+	defer sess.Close()
 	id := sess.ID()
 	if len(id) == 0 {
 		return errNoID
@@ -102,11 +104,23 @@ func (b *Bytes) Get(ctx context.Context, id []byte) (*ossl.Session, error) {
 	return ossl.UnmarshalSession(blob)
 }
 
-// NeverBlocks reports whether the KV never blocks (it has a
-// NeverBlocks() bool method returning true, as MapKV does).
-func (b *Bytes) NeverBlocks() bool {
-	nb, ok := b.kv.(interface{ NeverBlocks() bool })
-	return ok && nb.NeverBlocks()
+// InlineKV is implemented by KVs that never block. As with
+// ossl.InlineStore, a KV answers for itself alone: RunsInline gets the KV
+// Bytes was given, and a type embedding a never-blocking KV is not taken
+// for one by the promoted method.
+type InlineKV interface {
+	KV
+	RunsInline(installed KV) bool
+}
+
+// RunsInline reports whether installed is this very adapter and its KV
+// never blocks (an InlineKV that says so of itself).
+func (b *Bytes) RunsInline(installed ossl.SessionStore) bool {
+	if installed != ossl.SessionStore(b) {
+		return false
+	}
+	i, ok := b.kv.(InlineKV)
+	return ok && i.RunsInline(b.kv)
 }
 
 // Delete removes the session stored under id.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"container/list"
 	"sync"
 
@@ -22,22 +23,39 @@ type clientEntry struct {
 	sess *ossl.Session
 }
 
-// NewClientLRU returns a cache for capacity servers (64 if <= 0).
-func NewClientLRU(capacity int) *ClientLRU {
-	if capacity <= 0 {
-		capacity = 64
-	}
-	return &ClientLRU{capacity: capacity, m: make(map[string]*list.Element)}
+// ClientLRUOptions configures NewClientLRU.
+type ClientLRUOptions struct {
+	// Capacity is the number of servers held (64 if 0).
+	Capacity int
 }
 
-// Put keeps a reference to sess as key's newest session.
-func (c *ClientLRU) Put(key string, sess *ossl.Session) {
-	ref, err := sess.Ref()
-	if err != nil {
-		return
+// NewClientLRU returns an empty cache.
+func NewClientLRU(o ClientLRUOptions) *ClientLRU {
+	if o.Capacity <= 0 {
+		o.Capacity = 64
 	}
+	return &ClientLRU{capacity: o.Capacity, m: make(map[string]*list.Element)}
+}
+
+// Put keeps sess, which it owns from the call on, as key's newest
+// session; a nil sess deletes key's entry.
+func (c *ClientLRU) Put(key string, sess *ossl.Session) {
 	var old []*ossl.Session
 	c.mu.Lock()
+	if sess == nil {
+		if el, ok := c.m[key]; ok {
+			e := el.Value.(*clientEntry)
+			c.lru.Remove(el)
+			delete(c.m, key)
+			old = append(old, e.sess)
+		}
+		c.mu.Unlock()
+		for _, s := range old {
+			s.Close()
+		}
+		return
+	}
+	ref := sess
 	if el, ok := c.m[key]; ok {
 		e := el.Value.(*clientEntry)
 		old = append(old, e.sess)
@@ -73,6 +91,23 @@ func (c *ClientLRU) Get(key string) *ossl.Session {
 		return nil
 	}
 	return ref
+}
+
+// RemoveSession deletes key's entry if it holds the session of ID id (an
+// ossl.ClientSessionRemover), and reports whether it did.
+func (c *ClientLRU) RemoveSession(key string, id []byte) bool {
+	c.mu.Lock()
+	el, ok := c.m[key]
+	if !ok || !bytes.Equal(el.Value.(*clientEntry).sess.ID(), id) {
+		c.mu.Unlock()
+		return false
+	}
+	e := el.Value.(*clientEntry)
+	c.lru.Remove(el)
+	delete(c.m, key)
+	c.mu.Unlock()
+	e.sess.Close()
+	return true
 }
 
 // Len returns the number of servers held.

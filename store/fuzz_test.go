@@ -14,7 +14,7 @@ func FuzzBytesGet(f *testing.F) {
 	f.Add([]byte("garbage"))
 	f.Add([]byte{0x30, 0x82, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, blob []byte) {
-		kv := store.NewMapKV()
+		kv := store.NewMapKV(store.MapKVOptions{})
 		b := store.NewBytes(kv, store.BytesOptions{})
 		id := []byte("0123456789abcdef0123456789abcdef")
 		kv.Set(store.Key{ID: id}, blob, time.Now().Add(time.Hour))

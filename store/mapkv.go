@@ -20,19 +20,21 @@ type mapEntry struct {
 	expires time.Time
 }
 
-// NewMapKV returns an empty MapKV holding at most capacity entries (no
-// bound if capacity <= 0); past it, Put drops an arbitrary entry.
-func NewMapKV(capacity ...int) *MapKV {
-	kv := &MapKV{m: make(map[string]mapEntry), now: time.Now}
-	if len(capacity) > 0 {
-		kv.capacity = capacity[0]
-	}
-	return kv
+// MapKVOptions configures NewMapKV.
+type MapKVOptions struct {
+	// Capacity bounds the entries (no bound if 0); past it, Put drops an
+	// arbitrary entry.
+	Capacity int
 }
 
-// NeverBlocks reports true: MapKV calls never wait on anything but a
-// short-held mutex.
-func (m *MapKV) NeverBlocks() bool { return true }
+// NewMapKV returns an empty MapKV.
+func NewMapKV(o MapKVOptions) *MapKV {
+	return &MapKV{m: make(map[string]mapEntry), now: time.Now, capacity: o.Capacity}
+}
+
+// RunsInline reports whether installed is this very MapKV: its calls
+// never wait on anything but a short-held mutex.
+func (m *MapKV) RunsInline(installed KV) bool { return installed == KV(m) }
 
 // Get implements KV.
 func (m *MapKV) Get(_ context.Context, k Key) ([]byte, error) {

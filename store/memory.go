@@ -12,12 +12,27 @@ import (
 
 const memoryShards = 32
 
+// DefaultMemoryCapacity is libssl's own default cache size.
+const DefaultMemoryCapacity = 20480
+
+// MemoryOptions configures NewMemory.
+type MemoryOptions struct {
+	// Capacity bounds the sessions held (DefaultMemoryCapacity if 0),
+	// rounded up to a multiple of the shard count.
+	Capacity int
+	// Now reads the time (time.Now if nil), for tests that move time on
+	// without sleeping.
+	Now func() time.Time
+}
+
 // Memory is an in-process ossl.SessionStore of native sessions: each entry
-// is an SSL_SESSION kept when stored (by reference, or copied once when
-// libssl keeps its own) and handed to libssl by reference on every lookup
-// (no DER round trip). It holds at most its capacity (the least recently used entry
-// goes first), drops entries at their expiry, and spreads entries over
-// shards so concurrent handshakes rarely contend. Safe for concurrent use.
+// is an SSL_SESSION kept when stored (the reference Put is handed, or a
+// private copy when libssl keeps its own object in its internal cache) and
+// handed to libssl by reference on every lookup (no DER round trip). It
+// holds at most its capacity (the least recently used entry goes first),
+// drops entries at their expiry, and spreads entries over shards so
+// concurrent handshakes rarely contend. Safe for concurrent use; it never
+// blocks, so the bridge calls it inline (ossl.InlineStore).
 type Memory struct {
 	seed     maphash.Seed
 	perShard int
@@ -37,24 +52,15 @@ type memoryEntry struct {
 	expires time.Time
 }
 
-// MemoryOption configures NewMemory.
-type MemoryOption func(*Memory)
-
-// WithClock makes the store read the time from now instead of time.Now
-// (for tests that move time on without sleeping).
-func WithClock(now func() time.Time) MemoryOption { return func(m *Memory) { m.now = now } }
-
-// NewMemory returns a store holding at most capacity sessions (rounded up
-// to a multiple of its shard count; capacity <= 0 means 20480, libssl's own
-// default).
-func NewMemory(capacity int, opts ...MemoryOption) *Memory {
-	if capacity <= 0 {
-		capacity = 20480
+// NewMemory returns an empty store.
+func NewMemory(o MemoryOptions) *Memory {
+	if o.Capacity <= 0 {
+		o.Capacity = DefaultMemoryCapacity
 	}
-	m := &Memory{seed: maphash.MakeSeed(), perShard: (capacity + memoryShards - 1) / memoryShards, now: time.Now}
-	for _, o := range opts {
-		o(m)
+	if o.Now == nil {
+		o.Now = time.Now
 	}
+	m := &Memory{seed: maphash.MakeSeed(), perShard: (o.Capacity + memoryShards - 1) / memoryShards, now: o.Now}
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]*list.Element)
 	}
@@ -65,33 +71,37 @@ func (m *Memory) shard(id []byte) *memoryShard {
 	return &m.shards[maphash.Bytes(m.seed, id)%memoryShards]
 }
 
-// NeverBlocks reports true: Memory is an ossl.InlineStore.
-func (m *Memory) NeverBlocks() bool { return true }
+// RunsInline reports whether installed is this very store: Memory never
+// blocks, but a type embedding it may override its methods.
+func (m *Memory) RunsInline(installed ossl.SessionStore) bool {
+	return installed == ossl.SessionStore(m)
+}
 
 // Put keeps sess until its expiry. When the context keeps sessions in its
-// internal cache too, the store keeps a private copy (SSL_SESSION_dup), so
-// that libssl evicting or flushing its own object (which marks that object
-// not resumable) leaves the store's entry alive; libssl tells the store
-// what to drop through the remove callback. Under NO_INTERNAL_STORE libssl
-// keeps nothing, and the store keeps a reference to libssl's object.
+// internal cache too, the store keeps a private copy (SSL_SESSION_dup)
+// instead, so that libssl evicting or flushing its own object (which marks
+// that object not resumable) leaves the store's entry alive; libssl tells
+// the store what to drop through the remove callback. Under
+// NO_INTERNAL_STORE libssl keeps nothing, and the store keeps sess itself.
 func (m *Memory) Put(ctx context.Context, sess *ossl.Session) error {
 	id := sess.ID()
 	if len(id) == 0 {
+		sess.Close()
 		return errNoID
 	}
 	expires := sess.Expires()
 	if !expires.After(m.now()) {
+		sess.Close()
 		return nil
 	}
-	var cp *ossl.Session
-	var err error
-	if li, _ := ossl.LookupInfoFrom(ctx); li.CacheMode&ossl.CacheNoInternalStore != 0 {
-		cp, err = sess.Ref()
-	} else {
-		cp, err = sess.Dup()
-	}
-	if err != nil {
-		return err
+	keep := sess
+	if li, _ := ossl.LookupInfoFrom(ctx); li.CacheMode&ossl.CacheNoInternalStore == 0 {
+		d, err := sess.Dup()
+		sess.Close()
+		if err != nil {
+			return err
+		}
+		keep = d
 	}
 	s := m.shard(id)
 	var evicted []*ossl.Session
@@ -99,7 +109,7 @@ func (m *Memory) Put(ctx context.Context, sess *ossl.Session) error {
 	if el, ok := s.m[string(id)]; ok {
 		evicted = append(evicted, s.remove(el))
 	}
-	s.m[string(id)] = s.lru.PushFront(&memoryEntry{key: string(id), sess: cp, expires: expires})
+	s.m[string(id)] = s.lru.PushFront(&memoryEntry{key: string(id), sess: keep, expires: expires})
 	for s.lru.Len() > m.perShard {
 		evicted = append(evicted, s.remove(s.lru.Back()))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/osslhooks"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store"
@@ -39,19 +40,28 @@ func sessions(t testing.TB, n int) []*ossl.Session {
 
 var bg = context.Background()
 
+// ref returns a new reference to s, for a store's Put to own.
+func ref(t testing.TB, s *ossl.Session) *ossl.Session {
+	r, err := s.Ref()
+	require.NoError(t, err)
+	return r
+}
+
 func TestMemoryPutGetDelete(t *testing.T) {
 	ss := sessions(t, 2)
-	m := store.NewMemory(0)
+	m := store.NewMemory(store.MemoryOptions{})
 	defer m.Close()
-	assert.True(t, m.NeverBlocks())
-	require.NoError(t, m.Put(bg, ss[0]))
+	assert.True(t, m.RunsInline(m))
+	assert.False(t, (&slowDeleteMemory{m}).RunsInline(&slowDeleteMemory{m}),
+		"a wrapper that embeds Memory is not inline by the promoted method")
+	require.NoError(t, m.Put(bg, ref(t, ss[0])))
 	got, err := m.Get(bg, ss[0].ID())
 	require.NoError(t, err)
 	require.NotNil(t, got)
 	assert.Equal(t, ss[0].ID(), got.ID())
 	again, err := m.Get(bg, ss[0].ID())
 	require.NoError(t, err)
-	assert.Equal(t, got.Ptr(), again.Ptr(), "lookups hand out the stored object by reference")
+	assert.Equal(t, osslhooks.SessionPointer(got), osslhooks.SessionPointer(again), "lookups hand out the stored object by reference")
 	again.Close()
 	got.Close()
 	miss, err := m.Get(bg, ss[1].ID())
@@ -65,10 +75,10 @@ func TestMemoryPutGetDelete(t *testing.T) {
 
 func TestMemoryIsBounded(t *testing.T) {
 	ss := sessions(t, 100)
-	m := store.NewMemory(32) // one per shard
+	m := store.NewMemory(store.MemoryOptions{Capacity: 32}) // one per shard
 	defer m.Close()
 	for _, s := range ss {
-		require.NoError(t, m.Put(bg, s))
+		require.NoError(t, m.Put(bg, ref(t, s)))
 	}
 	assert.LessOrEqual(t, m.Len(), 32)
 	assert.Positive(t, m.Len())
@@ -79,16 +89,15 @@ func TestMemoryIsBounded(t *testing.T) {
 func TestMemoryHonoursExpiry(t *testing.T) {
 	ss := sessions(t, 2)
 	now := time.Now()
-	m := store.NewMemory(0, store.WithClock(func() time.Time { return now }))
+	m := store.NewMemory(store.MemoryOptions{Now: func() time.Time { return now }})
 	defer m.Close()
 	expired, err := ss[0].Dup()
 	require.NoError(t, err)
-	defer expired.Close()
 	require.NoError(t, expired.SetTime(time.Now().Add(-3*time.Hour)))
 	require.NoError(t, m.Put(bg, expired))
 	assert.Equal(t, 0, m.Len(), "an expired session is not stored")
 
-	require.NoError(t, m.Put(bg, ss[1]))
+	require.NoError(t, m.Put(bg, ref(t, ss[1])))
 	got, err := m.Get(bg, ss[1].ID())
 	require.NoError(t, err)
 	require.NotNil(t, got, "live before its expiry")
@@ -102,7 +111,7 @@ func TestMemoryHonoursExpiry(t *testing.T) {
 
 func TestMemoryConcurrent(t *testing.T) {
 	ss := sessions(t, 16)
-	m := store.NewMemory(0)
+	m := store.NewMemory(store.MemoryOptions{})
 	defer m.Close()
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -113,7 +122,7 @@ func TestMemoryConcurrent(t *testing.T) {
 				s := ss[(w+i)%len(ss)]
 				switch i % 3 {
 				case 0:
-					assert.NoError(t, m.Put(bg, s))
+					assert.NoError(t, m.Put(bg, ref(t, s)))
 				case 1:
 					if g, err := m.Get(bg, s.ID()); assert.NoError(t, err) && g != nil {
 						assert.Equal(t, s.ID(), g.ID())
@@ -130,10 +139,12 @@ func TestMemoryConcurrent(t *testing.T) {
 
 func TestBytesRoundTripAndNamespacing(t *testing.T) {
 	ss := sessions(t, 1)
-	kv := store.NewMapKV()
+	kv := store.NewMapKV(store.MapKVOptions{})
 	b := store.NewBytes(kv, store.BytesOptions{})
-	assert.True(t, b.NeverBlocks())
-	require.NoError(t, b.Put(bg, ss[0]))
+	assert.True(t, b.RunsInline(b))
+	assert.False(t, store.NewBytes(slowKV{kv}, store.BytesOptions{}).RunsInline(store.NewBytes(slowKV{kv}, store.BytesOptions{})),
+		"a KV that embeds MapKV is not inline by the promoted method")
+	require.NoError(t, b.Put(bg, ref(t, ss[0])))
 	require.Equal(t, []string{store.Key{ID: ss[0].ID()}.String()}, kv.Keys(),
 		"Put and Get key by the looking-up context's id context (none here)")
 	got, err := b.Get(bg, ss[0].ID())
@@ -168,7 +179,7 @@ func TestBytesRefusesBadBlobs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kv := store.NewMapKV()
+			kv := store.NewMapKV(store.MapKVOptions{})
 			b := store.NewBytes(kv, store.BytesOptions{MaxBlobSize: 256})
 			kv.Set(store.Key{ID: id}, tt.blob, time.Now().Add(time.Hour))
 			got, err := b.Get(bg, id)
@@ -184,12 +195,12 @@ func TestBytesRefusesBadBlobs(t *testing.T) {
 			assert.Equal(t, ss[1].ID(), got.ID())
 		})
 	}
-	big := store.NewBytes(store.NewMapKV(), store.BytesOptions{MaxBlobSize: 16})
-	assert.ErrorIs(t, big.Put(bg, ss[0]), store.ErrBlobTooLarge)
+	big := store.NewBytes(store.NewMapKV(store.MapKVOptions{}), store.BytesOptions{MaxBlobSize: 16})
+	assert.ErrorIs(t, big.Put(bg, ref(t, ss[0])), store.ErrBlobTooLarge)
 }
 
 func TestMapKVCapacity(t *testing.T) {
-	kv := store.NewMapKV(3)
+	kv := store.NewMapKV(store.MapKVOptions{Capacity: 3})
 	for i := range 10 {
 		kv.Set(store.Key{ID: []byte{byte(i)}}, []byte("x"), time.Now().Add(time.Hour))
 	}
@@ -200,7 +211,7 @@ func TestMapKVCapacity(t *testing.T) {
 }
 
 func TestMapKVExpires(t *testing.T) {
-	kv := store.NewMapKV()
+	kv := store.NewMapKV(store.MapKVOptions{})
 	k := store.Key{ID: []byte{1}}
 	kv.Set(k, []byte("x"), time.Now().Add(-time.Second))
 	v, err := kv.Get(bg, k)
@@ -211,9 +222,9 @@ func TestMapKVExpires(t *testing.T) {
 
 func TestClientLRU(t *testing.T) {
 	ss := sessions(t, 3)
-	c := store.NewClientLRU(2)
+	c := store.NewClientLRU(store.ClientLRUOptions{Capacity: 2})
 	for i, s := range ss {
-		c.Put(fmt.Sprintf("host%d:443", i), s)
+		c.Put(fmt.Sprintf("host%d:443", i), ref(t, s))
 	}
 	assert.Equal(t, 2, c.Len())
 	assert.Nil(t, c.Get("host0:443"), "least recently used went first")
@@ -221,9 +232,25 @@ func TestClientLRU(t *testing.T) {
 	require.NotNil(t, g)
 	assert.Equal(t, ss[2].ID(), g.ID())
 	g.Close()
-	c.Put("host2:443", ss[0])
+	c.Put("host2:443", ref(t, ss[0]))
 	g = c.Get("host2:443")
 	require.NotNil(t, g)
 	assert.Equal(t, ss[0].ID(), g.ID(), "Put replaces the server's session")
 	g.Close()
+	c.Put("host2:443", nil)
+	assert.Nil(t, c.Get("host2:443"), "Put(key, nil) deletes")
+	c.Put("nobody:443", nil)
+	assert.Equal(t, 1, c.Len())
 }
+
+// slowDeleteMemory is a Memory whose Delete may block: embedding Memory
+// must not make it inline.
+type slowDeleteMemory struct{ *store.Memory }
+
+func (s *slowDeleteMemory) Delete(ctx context.Context, id []byte) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// slowKV is a MapKV whose calls may block.
+type slowKV struct{ *store.MapKV }

@@ -10,7 +10,7 @@
 //	c, err := spacemonkey.Attach(lctx)
 //	c.SetSessionIDContext([]byte("my-service"))
 //	c.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
-//	c.SetSessionStore(ossl.StoreConfig{Store: store.NewMemory(0)})
+//	c.SetSessionStore(ossl.StoreConfig{Store: store.NewMemory(store.MemoryOptions{})})
 //	l := openssl.NewListener(inner, lctx) // the library serves; the cache is osslcache's
 //
 // It is a module of its own so that osslcache's main module does not depend

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/osslcache/osslcache/internal/bench"
+	"github.com/osslcache/osslcache/internal/osslhooks"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 )
@@ -48,6 +49,6 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.3fx\t%.0f\t\n", r.Variant, r.Cache, float64(r.ServerPerOp)/float64(time.Microsecond), r.Ratio, r.PerSecond())
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "\none C-to-Go callback: %v\n", ossl.CallbackCrossingCost(1_000_000))
+	fmt.Fprintf(stdout, "\none C-to-Go callback: %v\n", osslhooks.CallbackCrossingCost(1_000_000))
 	return 0
 }

@@ -64,7 +64,7 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 		switch name {
 		case "internal":
 		case "memory":
-			tg.Store = store.NewMemory(0)
+			tg.Store = store.NewMemory(store.MemoryOptions{})
 		case "redis", "redis-plaintext":
 			o := redisstore.Options{
 				Addr: *addr, Password: *password, Prefix: *prefix, LookupTimeout: *timeout, SingleUse: *singleUse,

@@ -128,7 +128,7 @@ func buildBinary(t *testing.T, dir string) string {
 }
 
 // echoUpstream runs a plaintext echo server on loopback.
-func echoUpstream(t testing.TB) string { return ossltest.EchoServer(t, waitLimit) }
+func echoUpstream(t testing.TB) string { return testutil.EchoServer(t, waitLimit) }
 
 // serveProc is one `osslcache serve` process logging JSON.
 type serveProc struct {

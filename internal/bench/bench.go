@@ -30,9 +30,9 @@ type Cache struct {
 // Caches are the compared setups; Internal is the baseline.
 var Caches = []Cache{
 	{Name: "internal", setup: func(*ossl.Ctx) error { return nil }},
-	{Name: "memory-store", setup: func(c *ossl.Ctx) error { return useStore(c, store.NewMemory(0)) }},
+	{Name: "memory-store", setup: func(c *ossl.Ctx) error { return useStore(c, store.NewMemory(store.MemoryOptions{})) }},
 	{Name: "bytes-adapter", setup: func(c *ossl.Ctx) error {
-		return useStore(c, store.NewBytes(store.NewMapKV(), store.BytesOptions{}))
+		return useStore(c, store.NewBytes(store.NewMapKV(store.MapKVOptions{}), store.BytesOptions{}))
 	}},
 	{Name: "full-handshake", Full: true, setup: func(*ossl.Ctx) error { return nil }},
 }
@@ -96,7 +96,7 @@ func (r *Runner) Step() (time.Duration, error) {
 	// TLS 1.3 tickets are used once: carry the newest one forward.
 	r.sess.Close()
 	r.sess = res.ClientSession
-	return res.Timing.Server, nil
+	return res.ServerTime, nil
 }
 
 // Close releases the runner's contexts and session.

@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/internal/osslhooks"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 )
 
@@ -45,7 +45,7 @@ func BenchmarkHandshake(b *testing.B) {
 // BenchmarkCallbackCrossing: one call from C into an exported Go function.
 func BenchmarkCallbackCrossing(b *testing.B) {
 	for b.Loop() {
-		ossl.CallbackCrossingCost(1)
+		osslhooks.CallbackCrossingCost(1)
 	}
 }
 

@@ -29,9 +29,9 @@ func TestFaultInjectionUnderLoad(t *testing.T) {
 		version  ossl.Version
 		newStore func() ossl.SessionStore
 	}{
-		{"tls12/memory", ossl.VersionTLS12, func() ossl.SessionStore { return store.NewMemory(0) }},
+		{"tls12/memory", ossl.VersionTLS12, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{}) }},
 		{"tls13-stateful/bytes", ossl.VersionTLS13, func() ossl.SessionStore {
-			return store.NewBytes(store.NewMapKV(), store.BytesOptions{})
+			return store.NewBytes(store.NewMapKV(store.MapKVOptions{}), store.BytesOptions{})
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/osslcache/osslcache/internal/faults"
+	"github.com/osslcache/osslcache/internal/osslhooks"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store"
@@ -55,11 +56,11 @@ type setup struct {
 }
 
 var setups = []setup{
-	{"tls12/memory", ossl.VersionTLS12, true, func() ossl.SessionStore { return store.NewMemory(4096) }},
+	{"tls12/memory", ossl.VersionTLS12, true, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{Capacity: 4096}) }},
 	{"tls13-stateful/bytes", ossl.VersionTLS13, true, func() ossl.SessionStore {
-		return store.NewBytes(store.NewMapKV(4096), store.BytesOptions{})
+		return store.NewBytes(store.NewMapKV(store.MapKVOptions{Capacity: 4096}), store.BytesOptions{})
 	}},
-	{"tls13/memory", ossl.VersionTLS13, false, func() ossl.SessionStore { return store.NewMemory(4096) }},
+	{"tls13/memory", ossl.VersionTLS13, false, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{Capacity: 4096}) }},
 	{"tls12-tickets/internal", ossl.VersionTLS12, false, nil},
 }
 
@@ -116,7 +117,7 @@ func Run(cfg Config, progress func(Sample)) (*Result, error) {
 	var next atomic.Int64 // handshake count of the next checkpoint
 	next.Store(step)
 	sample := func() {
-		blocks, on := ossl.LiveOpenSSLAllocations()
+		blocks, on := osslhooks.LiveOpenSSLAllocations()
 		if !on {
 			blocks = -1
 		}

@@ -1,9 +1,18 @@
-// Package ossltest runs real libssl handshakes in memory, in the spirit of
-// net/http/httptest: a throwaway certificate, client and server contexts,
-// and one call that joins a client and a server SSL with a BIO pair, runs a
-// full TLS 1.2 or TLS 1.3 handshake (offering a session if asked), reads the
-// TLS 1.3 tickets, shuts both sides down cleanly and says whether each side
-// resumed.
+// Package ossltest runs real libssl handshakes for tests, in the spirit of
+// net/http/httptest:
+//
+//   - NewCertificate makes a throwaway certificate; NewServerCtx and
+//     NewClientCtx make contexts for it, per protocol Variant.
+//   - Handshake runs one whole connection in memory (a BIO pair, one
+//     thread): handshake, TLS 1.3 tickets, clean close_notify, and says
+//     what each side did.
+//   - Pair is such a connection kept open, driven step by step, for
+//     scenarios such as OpenSSL's own test/sslapitest.c writes: offering a
+//     session on an open connection, a second handshake, a shutdown order.
+//   - NewServer serves a context on a loopback socket, with Dial for
+//     clients and Close, as httptest.NewServer does.
+//
+// It has no dependency on package testing, so programs may use it too.
 package ossltest
 
 import (
@@ -13,7 +22,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"time"
 
@@ -147,88 +155,4 @@ func NewClientCtx(cert *Certificate, o ClientOptions) (*ossl.Ctx, error) {
 		return nil, err
 	}
 	return ctx, nil
-}
-
-// Options are the per-handshake choices of Handshake.
-type Options struct {
-	// ServerName is sent as SNI when not empty.
-	ServerName string
-	// Session is offered for resumption with SSL_set_session.
-	Session *ossl.Session
-	// CacheKey ties the client connection to the client context's
-	// ClientSessionCache (Conn.UseClientSessionCache); it may offer a
-	// session in place of Session.
-	CacheKey string
-}
-
-// Result is what one Handshake observed.
-type Result struct {
-	ClientReused, ServerReused bool
-	// Offered reports whether the client offered a session.
-	Offered bool
-	Version ossl.Version
-	// ServerName is the SNI name the server saw.
-	ServerName string
-	// ClientSession is the client's session after the tickets were read
-	// (on TLS 1.3, the last ticket's); ServerSession is the server's.
-	// Both are references the caller closes (Result.Close closes both).
-	ClientSession, ServerSession *ossl.Session
-	// ServerCtxSwitched reports that an SNI callback moved the server
-	// connection to another context.
-	ServerCtxSwitched bool
-	Timing            ossl.PairTiming
-}
-
-// Close releases the result's sessions.
-func (r *Result) Close() {
-	if r == nil {
-		return
-	}
-	r.ClientSession.Close()
-	r.ServerSession.Close()
-}
-
-// Handshake runs one complete connection between a client and a server
-// context in memory. An error means the handshake itself failed; a
-// resumption that falls back to a full handshake is not an error.
-func Handshake(client, server *ossl.Ctx, o Options) (*Result, error) {
-	cc, err := client.NewConn()
-	if err != nil {
-		return nil, err
-	}
-	defer cc.Close()
-	sc, err := server.NewConn()
-	if err != nil {
-		return nil, err
-	}
-	defer sc.Close()
-	res := &Result{}
-	if o.ServerName != "" {
-		if err := cc.SetServerName(o.ServerName); err != nil {
-			return nil, err
-		}
-	}
-	if o.CacheKey != "" {
-		if res.Offered, err = cc.UseClientSessionCache(o.CacheKey); err != nil {
-			return nil, err
-		}
-	}
-	if o.Session != nil {
-		if err := cc.SetSession(o.Session); err != nil {
-			return nil, err
-		}
-		res.Offered = true
-	}
-	res.Timing, err = ossl.RunInMemory(cc, sc)
-	if err != nil {
-		return nil, fmt.Errorf("ossltest: %w", err)
-	}
-	res.ClientReused = cc.SessionReused()
-	res.ServerReused = sc.SessionReused()
-	res.Version = cc.Version()
-	res.ServerName = sc.ServerName()
-	res.ServerCtxSwitched = sc.CtxPtr() != sc.SessionCtxPtr()
-	res.ClientSession = cc.Session()
-	res.ServerSession = sc.Session()
-	return res, nil
 }

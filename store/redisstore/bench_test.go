@@ -29,7 +29,7 @@ func BenchmarkResumedHandshake(b *testing.B) {
 			make func(b *testing.B) ossl.SessionStore
 		}{
 			{"internal", func(*testing.B) ossl.SessionStore { return nil }},
-			{"memory", func(*testing.B) ossl.SessionStore { return store.NewMemory(0) }},
+			{"memory", func(*testing.B) ossl.SessionStore { return store.NewMemory(store.MemoryOptions{}) }},
 			{"redis", func(b *testing.B) ossl.SessionStore {
 				return newStore(b, srv.Addr, redisstore.Options{LookupTimeout: ossl.DefaultLookupTimeout}).SessionStore()
 			}},

@@ -69,11 +69,7 @@ func Verify(c *ossl.Ctx, lib Library) error {
 	}
 	prev := lib.SetCacheSize(a)
 	defer lib.SetCacheSize(prev)
-	got, err := c.SessionCacheSize()
-	if err != nil {
-		return err
-	}
-	if got != a {
+	if got := c.SessionCacheSize(); got != a {
 		return fmt.Errorf("%w: the library set cache size %d; its pointer reads %d: not the same SSL_CTX", ErrNotFound, a, got)
 	}
 	if _, err := c.SetSessionCacheSize(b); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/osslcache/osslcache/adapters/internal/attach"
+	"github.com/osslcache/osslcache/internal/osslhooks"
 	"github.com/osslcache/osslcache/ossl"
 )
 
@@ -34,10 +35,10 @@ func newCtx(t *testing.T) *ossl.Ctx {
 
 func TestFieldPointer(t *testing.T) {
 	c := newCtx(t)
-	good := &fakeLib{ctx: (*_Ctype_struct_ssl_ctx_st)(c.Ptr())}
+	good := &fakeLib{ctx: (*_Ctype_struct_ssl_ctx_st)(osslhooks.CtxPointer(c))}
 	p, err := attach.FieldPointer(good, "ctx")
 	require.NoError(t, err)
-	assert.Equal(t, c.Ptr(), p)
+	assert.Equal(t, osslhooks.CtxPointer(c), p)
 
 	one := 1
 	tests := []struct {
@@ -72,42 +73,32 @@ func libraryOf(c *ossl.Ctx) attach.Library {
 			}
 			return prev
 		},
-		CacheSize: func() int {
-			n, err := c.SessionCacheSize()
-			if err != nil {
-				panic(err)
-			}
-			return n
-		},
+		CacheSize: c.SessionCacheSize,
 	}
 }
 
 func TestVerify(t *testing.T) {
 	a, b := newCtx(t), newCtx(t)
-	wa, err := ossl.WrapCtx(a.Ptr())
+	wa, err := ossl.WrapCtx(osslhooks.CtxPointer(a))
 	require.NoError(t, err)
 	require.NoError(t, attach.Verify(wa, libraryOf(a)), "the same SSL_CTX")
-	n, err := a.SessionCacheSize()
-	require.NoError(t, err)
-	assert.Equal(t, 20480, n, "the size is restored")
+	assert.Equal(t, 20480, a.SessionCacheSize(), "the size is restored")
 
 	// The pointer names another context than the library's: caught.
 	err = attach.Verify(wa, libraryOf(b))
 	require.ErrorIs(t, err, attach.ErrNotFound)
 	assert.Contains(t, err.Error(), "not the same SSL_CTX")
 	for _, c := range []*ossl.Ctx{a, b} {
-		n, err := c.SessionCacheSize()
-		require.NoError(t, err)
-		assert.Equal(t, 20480, n, "nothing left changed")
+		assert.Equal(t, 20480, c.SessionCacheSize(), "nothing left changed")
 	}
 }
 
 func TestWrap(t *testing.T) {
 	a, b := newCtx(t), newCtx(t)
-	lib := &fakeLib{ctx: (*_Ctype_struct_ssl_ctx_st)(a.Ptr())}
-	c, err := attach.Wrap(lib, a.Ptr(), libraryOf(a))
+	lib := &fakeLib{ctx: (*_Ctype_struct_ssl_ctx_st)(osslhooks.CtxPointer(a))}
+	c, err := attach.Wrap(lib, osslhooks.CtxPointer(a), libraryOf(a))
 	require.NoError(t, err)
-	assert.Equal(t, a.Ptr(), c.Ptr())
-	_, err = attach.Wrap(lib, b.Ptr(), libraryOf(a))
+	assert.Equal(t, osslhooks.CtxPointer(a), osslhooks.CtxPointer(c), "the wrapper serves the library's SSL_CTX")
+	_, err = attach.Wrap(lib, osslhooks.CtxPointer(b), libraryOf(a))
 	assert.ErrorIs(t, err, attach.ErrNotFound)
 }

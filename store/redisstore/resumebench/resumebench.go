@@ -49,10 +49,12 @@ func (s timedStore) Get(ctx context.Context, id []byte) (*ossl.Session, error) {
 
 func (s timedStore) Delete(ctx context.Context, id []byte) error { return s.t.inner.Delete(ctx, id) }
 
-// NeverBlocks implements ossl.InlineStore.
-func (s timedStore) NeverBlocks() bool {
+// RunsInline implements ossl.InlineStore: the wrapper adds a clock read
+// and a mutex, and is inline when the store it times is, by that store's
+// own word.
+func (s timedStore) RunsInline(installed ossl.SessionStore) bool {
 	i, ok := s.t.inner.(ossl.InlineStore)
-	return ok && i.NeverBlocks()
+	return installed == ossl.SessionStore(s) && ok && i.RunsInline(s.t.inner)
 }
 
 var _ ossl.InlineStore = timedStore{}

@@ -5,7 +5,6 @@ package attachtest
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -16,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/testutil"
 	"github.com/osslcache/osslcache/ossl"
-	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store"
 )
 
@@ -38,7 +37,7 @@ type Handshaker interface {
 func ServeEcho(t *testing.T, raw net.Listener, l net.Listener) (string, <-chan error) {
 	t.Helper()
 	errs := make(chan error, 64)
-	ossltest.Serve(t, l, func(c net.Conn) { errs <- echoOnce(c) })
+	testutil.Serve(t, l, func(c net.Conn) { errs <- echoOnce(c) })
 	return raw.Addr().String(), errs
 }
 
@@ -86,12 +85,11 @@ func CheckResumption(t *testing.T, c *ossl.Ctx, addr string, errs <-chan error, 
 	_, err := c.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
 	require.NoError(t, err)
 	require.NoError(t, c.SetNoTicket(v.NoTicket))
-	mem := store.NewMemory(0)
+	mem := store.NewMemory(store.MemoryOptions{})
 	t.Cleanup(mem.Close)
 	require.NoError(t, c.SetSessionStore(ossl.StoreConfig{Store: mem}))
 	before := c.CallbackStats()
-	st0, err := c.Stats()
-	require.NoError(t, err)
+	st0 := c.Stats()
 
 	var connect func() bool
 	if v.OsslClient {
@@ -102,7 +100,7 @@ func CheckResumption(t *testing.T, c *ossl.Ctx, addr string, errs <-chan error, 
 		require.NoError(t, client.SetVerify(ossl.VerifyPeer))
 		_, err = client.SetSessionCacheMode(ossl.CacheClient | ossl.CacheNoInternalStore)
 		require.NoError(t, err)
-		require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(2)}))
+		require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(store.ClientLRUOptions{Capacity: 2})}))
 		connect = func() bool {
 			raw, err := net.Dial("tcp", addr)
 			require.NoError(t, err)
@@ -110,9 +108,9 @@ func CheckResumption(t *testing.T, c *ossl.Ctx, addr string, errs <-chan error, 
 			tc, err := ossl.Client(raw, client, ossl.ClientConfig{ServerName: "localhost", CacheKey: addr})
 			require.NoError(t, err)
 			defer tc.Close()
-			require.NoError(t, tc.Handshake(context.Background()))
+			require.NoError(t, tc.Handshake())
 			echo(t, tc)
-			return tc.SessionReused()
+			return tc.ConnectionState().DidResume
 		}
 	} else {
 		pool := x509.NewCertPool()
@@ -140,8 +138,7 @@ func CheckResumption(t *testing.T, c *ossl.Ctx, addr string, errs <-chan error, 
 	require.NoError(t, <-errs)
 
 	cs := c.CallbackStats()
-	st, err := c.Stats()
-	require.NoError(t, err)
+	st := c.Stats()
 	assert.Positive(t, cs.Stored-before.Stored, "the library's handshake put its session in the store")
 	assert.Equal(t, int64(1), cs.GetHits-before.GetHits, "and found it there")
 	assert.Equal(t, int64(1), st.Hits-st0.Hits, "libssl counts the resumption")

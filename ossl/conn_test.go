@@ -34,38 +34,30 @@ type serverResult struct {
 	err     error
 }
 
-// serveTLS accepts connections on a loopback port and runs handle on each
-// one's ossl server side after its handshake. Results arrive on the
-// returned channel, one per connection.
-func serveTLS(t *testing.T, ctx *ossl.Ctx, handle func(*ossl.TLSConn) error) (string, <-chan serverResult) {
+// serveTLS serves ctx on a loopback port (ossltest.NewServer) and runs
+// handle on each connection's ossl server side after its handshake.
+// Results arrive on the returned channel, one per connection.
+func serveTLS(t *testing.T, ctx *ossl.Ctx, handle func(*ossl.Conn) error) (string, <-chan serverResult) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	results := make(chan serverResult, 16)
-	ossltest.Serve(t, l, func(raw net.Conn) {
-		_ = raw.SetDeadline(time.Now().Add(testDeadline))
-		tc, err := ossl.Server(raw, ctx)
-		if err != nil {
-			raw.Close()
+	srv := ossltest.NewServer(ctx, func(tc *ossl.Conn) {
+		if err := tc.Handshake(); err != nil {
 			results <- serverResult{err: err}
 			return
 		}
-		defer tc.Close()
-		if err := tc.Handshake(context.Background()); err != nil {
-			results <- serverResult{err: err}
-			return
-		}
-		res := serverResult{reused: tc.SessionReused(), version: tc.Version(), sni: tc.ServerName()}
+		st := tc.ConnectionState()
+		res := serverResult{reused: st.DidResume, version: st.Version, sni: st.ServerName}
 		if handle != nil {
 			res.err = handle(tc)
 		}
 		results <- res
 	})
-	return l.Addr().String(), results
+	t.Cleanup(srv.Close)
+	return srv.Addr, results
 }
 
 // echo copies what the client sends back to it until the client's EOF.
-func echo(tc *ossl.TLSConn) error {
+func echo(tc *ossl.Conn) error {
 	_, err := io.Copy(tc, tc)
 	return err
 }
@@ -119,7 +111,7 @@ func randomBytes(t testing.TB, n int) []byte {
 	return b
 }
 
-func TestTLSConnEchoWithCryptoTLSClient(t *testing.T) {
+func TestConnEchoWithCryptoTLSClient(t *testing.T) {
 	for _, v := range []variant{tls12, tls13} {
 		t.Run(v.Name, func(t *testing.T) {
 			addr, results := serveTLS(t, newServer(t, v), echo)
@@ -141,10 +133,10 @@ func TestTLSConnEchoWithCryptoTLSClient(t *testing.T) {
 	}
 }
 
-// TestTLSConnResumesCryptoTLSClient resumes crypto/tls clients, which
+// TestConnResumesCryptoTLSClient resumes crypto/tls clients, which
 // resume with tickets only, against ossl servers: stateless tickets, and
 // TLS 1.3 stateful tickets kept in libssl's internal cache or in a Go store.
-func TestTLSConnResumesCryptoTLSClient(t *testing.T) {
+func TestConnResumesCryptoTLSClient(t *testing.T) {
 	tests := []struct {
 		name  string
 		v     variant
@@ -161,7 +153,7 @@ func TestTLSConnResumesCryptoTLSClient(t *testing.T) {
 			server := newServer(t, tt.v)
 			_, err := server.SetSessionCacheMode(tt.mode)
 			require.NoError(t, err)
-			mem := store.NewMemory(0)
+			mem := store.NewMemory(store.MemoryOptions{})
 			t.Cleanup(mem.Close)
 			if tt.store {
 				require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
@@ -177,7 +169,7 @@ func TestTLSConnResumesCryptoTLSClient(t *testing.T) {
 				require.NoError(t, r.err)
 				assert.Equal(t, wantReused, r.reused, "server side, connection %d", i)
 			}
-			st := stats(t, server)
+			st := server.Stats()
 			assert.Equal(t, int64(2), st.AcceptGood)
 			assert.Equal(t, int64(1), st.Hits)
 			if tt.store {
@@ -190,16 +182,16 @@ func TestTLSConnResumesCryptoTLSClient(t *testing.T) {
 	}
 }
 
-// TestTLSConnOsslClient runs ossl clients against ossl servers over real
+// TestConnOsslClient runs ossl clients against ossl servers over real
 // sockets: session-ID resumption (which crypto/tls cannot do) through a Go
 // store on the server and a ClientSessionCache on the client, and TLS 1.3.
-func TestTLSConnOsslClient(t *testing.T) {
+func TestConnOsslClient(t *testing.T) {
 	for _, v := range []variant{tls12, tls13Stateful} {
 		t.Run(v.Name, func(t *testing.T) {
 			server := newServer(t, v)
 			_, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
 			require.NoError(t, err)
-			mem := store.NewMemory(0)
+			mem := store.NewMemory(store.MemoryOptions{})
 			t.Cleanup(mem.Close)
 			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
 			addr, results := serveTLS(t, server, echo)
@@ -207,18 +199,25 @@ func TestTLSConnOsslClient(t *testing.T) {
 			client := newClient(t, v)
 			_, err = client.SetSessionCacheMode(ossl.CacheClient | ossl.CacheNoInternalStore)
 			require.NoError(t, err)
-			require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(4)}))
+			require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(store.ClientLRUOptions{Capacity: 4})}))
 			for i, wantReused := range []bool{false, true} {
 				raw, err := net.Dial("tcp", addr)
 				require.NoError(t, err)
 				require.NoError(t, raw.SetDeadline(time.Now().Add(testDeadline)))
 				c, err := ossl.Client(raw, client, ossl.ClientConfig{ServerName: "localhost", CacheKey: addr})
 				require.NoError(t, err)
-				require.NoError(t, c.Handshake(context.Background()))
-				assert.Equal(t, v.Version, c.Version())
-				assert.Equal(t, "localhost", c.ServerName())
+				require.NoError(t, c.Handshake())
+				st := c.ConnectionState()
+				assert.Equal(t, v.Version, st.Version)
+				assert.Equal(t, "localhost", st.ServerName)
+				assert.Equal(t, wantReused, st.DidResume, "connection %d", i)
+				if !wantReused {
+					require.NotEmpty(t, st.PeerCertificates, "a full handshake shows the server's chain")
+					assert.Equal(t, "localhost", st.PeerCertificates[0].Subject.CommonName)
+				}
+				assert.NotZero(t, st.CipherSuite)
+				assert.NotEmpty(t, tls.CipherSuiteName(st.CipherSuite))
 				roundTrip(t, c, []byte("ping\n"))
-				assert.Equal(t, wantReused, c.SessionReused(), "connection %d", i)
 				require.NoError(t, c.CloseWrite())
 				_, err = io.ReadAll(c)
 				require.NoError(t, err)
@@ -233,11 +232,11 @@ func TestTLSConnOsslClient(t *testing.T) {
 	}
 }
 
-// TestTLSConnFullDuplex reads and writes one connection from two goroutines
+// TestConnFullDuplex reads and writes one connection from two goroutines
 // on each side at once, megabytes each way, so that both sides block in
 // writes while their readers must go on: a read blocked on the network must
 // not stop the writer. Run with -race.
-func TestTLSConnFullDuplex(t *testing.T) {
+func TestConnFullDuplex(t *testing.T) {
 	const size = 4 << 20
 	for _, v := range []variant{tls12, tls13} {
 		t.Run(v.Name, func(t *testing.T) {
@@ -263,7 +262,7 @@ func TestTLSConnFullDuplex(t *testing.T) {
 				copy(got[:], h.Sum(nil))
 				return got, errors.Join(err, werr)
 			}
-			addr, results := serveTLS(t, newServer(t, v), func(tc *ossl.TLSConn) error {
+			addr, results := serveTLS(t, newServer(t, v), func(tc *ossl.Conn) error {
 				got, err := duplex(tc, fromServer)
 				if err == nil && got != sha256.Sum256(fromClient) {
 					err = errors.New("server received other bytes")
@@ -292,10 +291,10 @@ func TestTLSConnFullDuplex(t *testing.T) {
 	}
 }
 
-// TestTLSConnEndOfStream checks how Read reports the end of a connection,
+// TestConnEndOfStream checks how Read reports the end of a connection,
 // and that a transport close without close_notify leaves the session in
 // the store.
-func TestTLSConnEndOfStream(t *testing.T) {
+func TestConnEndOfStream(t *testing.T) {
 	tests := []struct {
 		name    string
 		end     func(c *tls.Conn, raw net.Conn) error
@@ -316,10 +315,10 @@ func TestTLSConnEndOfStream(t *testing.T) {
 			server := newServer(t, tls13Stateful)
 			_, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
 			require.NoError(t, err)
-			mem := store.NewMemory(0)
+			mem := store.NewMemory(store.MemoryOptions{})
 			t.Cleanup(mem.Close)
 			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
-			addr, results := serveTLS(t, server, func(tc *ossl.TLSConn) error {
+			addr, results := serveTLS(t, server, func(tc *ossl.Conn) error {
 				if _, err := tc.Write([]byte("hello\n")); err != nil {
 					return err
 				}
@@ -352,8 +351,8 @@ func TestTLSConnEndOfStream(t *testing.T) {
 	}
 }
 
-func TestTLSConnHalfClose(t *testing.T) {
-	addr, results := serveTLS(t, newServer(t, tls13), func(tc *ossl.TLSConn) error {
+func TestConnHalfClose(t *testing.T) {
+	addr, results := serveTLS(t, newServer(t, tls13), func(tc *ossl.Conn) error {
 		if _, err := tc.Write([]byte("bye\n")); err != nil {
 			return err
 		}
@@ -379,7 +378,7 @@ func TestTLSConnHalfClose(t *testing.T) {
 	require.NoError(t, (<-results).err)
 }
 
-func TestTLSConnHandshakeFailures(t *testing.T) {
+func TestConnHandshakeFailures(t *testing.T) {
 	other, err := ossltest.NewCertificate("localhost")
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
@@ -449,7 +448,7 @@ func TestTLSConnHandshakeFailures(t *testing.T) {
 	}
 }
 
-func TestTLSConnHandshakeContext(t *testing.T) {
+func TestConnHandshakeContext(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer l.Close()
@@ -463,17 +462,16 @@ func TestTLSConnHandshakeContext(t *testing.T) {
 	defer tc.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	assert.ErrorIs(t, tc.Handshake(ctx), context.Canceled)
-	assert.ErrorIs(t, tc.Handshake(context.Background()), context.Canceled, "the failure sticks")
+	assert.ErrorIs(t, tc.HandshakeContext(ctx), context.Canceled)
+	assert.ErrorIs(t, tc.Handshake(), context.Canceled, "the failure sticks")
 	_, err = tc.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.False(t, tc.HandshakeComplete())
-	assert.Equal(t, ossl.Version(0), tc.Version())
+	assert.Equal(t, ossl.ConnectionState{}, tc.ConnectionState())
 }
 
-func TestTLSConnClose(t *testing.T) {
+func TestConnClose(t *testing.T) {
 	release := make(chan struct{})
-	addr, results := serveTLS(t, newServer(t, tls13), func(tc *ossl.TLSConn) error {
+	addr, results := serveTLS(t, newServer(t, tls13), func(tc *ossl.Conn) error {
 		<-release
 		return nil
 	})
@@ -484,8 +482,7 @@ func TestTLSConnClose(t *testing.T) {
 	require.NoError(t, err)
 	oc, err := ossl.Client(raw, newClient(t, tls13), ossl.ClientConfig{ServerName: "localhost"})
 	require.NoError(t, err)
-	require.NoError(t, oc.Handshake(context.Background()))
-	assert.False(t, oc.IsServer())
+	require.NoError(t, oc.Handshake())
 	assert.Equal(t, raw, oc.NetConn())
 	assert.Equal(t, raw.LocalAddr(), oc.LocalAddr())
 	assert.Equal(t, raw.RemoteAddr(), oc.RemoteAddr())
@@ -502,32 +499,31 @@ func TestTLSConnClose(t *testing.T) {
 	assert.ErrorIs(t, oc.Close(), net.ErrClosed)
 	_, err = oc.Write([]byte("x"))
 	assert.ErrorIs(t, err, net.ErrClosed)
-	assert.Equal(t, ossl.Version(0), oc.Version())
+	assert.Equal(t, ossl.ConnectionState{HandshakeComplete: true}, oc.ConnectionState())
 	assert.Nil(t, oc.Session())
-	assert.False(t, oc.SessionReused())
 	releaseOnce.Do(func() { close(release) })
 	c.Close()
 	require.NoError(t, (<-results).err)
 	require.NoError(t, (<-results).err)
 }
 
-// TestTLSConnFreesEverything runs connections over sockets through every
-// way a TLSConn ends (clean close, transport close, Close during a blocked
+// TestConnFreesEverything runs connections over sockets through every
+// way a Conn ends (clean close, transport close, Close during a blocked
 // Read, failed handshake, never handshaken) with collections in between.
 // Built with -tags ossl_memdebug it fails unless OpenSSL's live heap blocks
 // come back to where they were (the SSL, both BIO pair halves and the write
 // buffer of each connection); with -asan it checks every free.
-func TestTLSConnFreesEverything(t *testing.T) {
+func TestConnFreesEverything(t *testing.T) {
 	server := newServer(t, tls13Stateful)
 	_, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
 	require.NoError(t, err)
-	mem := store.NewMemory(64)
+	mem := store.NewMemory(store.MemoryOptions{Capacity: 64})
 	t.Cleanup(mem.Close)
 	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
 	client := newClient(t, tls13Stateful)
 	addr, results := serveTLS(t, server, echo)
 
-	dial := func() *ossl.TLSConn {
+	dial := func() *ossl.Conn {
 		raw, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		require.NoError(t, raw.SetDeadline(time.Now().Add(testDeadline)))
@@ -553,7 +549,7 @@ func TestTLSConnFreesEverything(t *testing.T) {
 		},
 		func() { // Close during a blocked Read
 			c := dial()
-			require.NoError(t, c.Handshake(context.Background()))
+			require.NoError(t, c.Handshake())
 			done := make(chan struct{})
 			go func() {
 				_, _ = c.Read(make([]byte, 1))

@@ -1,0 +1,76 @@
+// Package osslhooks carries the parts of package ossl that its test and
+// benchmark drivers need but users do not call: the in-memory handshake
+// pair behind ossltest, the cost of one C-to-Go callback, OpenSSL's live
+// heap blocks under the ossl_memdebug build, and raw pointers for tests. Package ossl fills the
+// variables in at init; the hooks take and return its types as any, so
+// that this package does not import it.
+package osslhooks
+
+import (
+	"time"
+	"unsafe"
+)
+
+// PairState is how one side of an in-memory handshake ended.
+type PairState int
+
+// Side states.
+const (
+	Running  PairState = iota // waiting for data that never came
+	Finished                  // the handshake completed
+	Failed                    // a libssl call failed (SSL_get_error in Error)
+)
+
+// HandshakeResult is what driving an in-memory handshake observed.
+type HandshakeResult struct {
+	Client, Server           PairState
+	ClientError, ServerError int // SSL_get_error(3) of the failing call
+	Rounds                   int // flights driven
+	// Err describes a failure with the error queue of the failing calls.
+	Err error
+}
+
+// Pair is a live in-memory connection between a client and a server SSL
+// object of package ossl, joined by a BIO pair (BIO_new_bio_pair(3)).
+type Pair interface {
+	// Handshake drives both sides until each has finished or failed.
+	Handshake() HandshakeResult
+	// Read reads on one side what arrived after the handshake (TLS 1.3
+	// tickets, alerts): true when application data came.
+	Read(client bool) (bool, error)
+	// Shutdown runs a clean close_notify exchange started by one side.
+	Shutdown(clientFirst bool) error
+	// Timing is the time spent inside each side's libssl calls.
+	Timing() (client, server time.Duration)
+}
+
+var (
+	// NewPair joins client and server (*ossl.SSL values, both new) with
+	// a BIO pair.
+	NewPair func(client, server any) (Pair, error)
+	// CallbackCrossingCost is the mean cost of one call from C into an
+	// exported Go function over n calls.
+	CallbackCrossingCost func(n int) time.Duration
+	// LiveOpenSSLAllocations is the number of heap blocks libcrypto and
+	// libssl hold; false unless built with -tags ossl_memdebug.
+	LiveOpenSSLAllocations func() (int64, bool)
+	// CtxPointer is the SSL_CTX* of an *ossl.Ctx (nil once closed), for
+	// tests that need a real one to hand to code that wraps pointers.
+	CtxPointer func(ctx any) unsafe.Pointer
+	// SessionPointer is the SSL_SESSION* of an *ossl.Session (nil once
+	// closed), for tests that tell objects apart.
+	SessionPointer func(sess any) unsafe.Pointer
+)
+
+// Foreign plays C code outside this module (another cgo binding, say),
+// for tests of what such code may do to objects it shares with package
+// ossl: tests cannot use cgo.
+var Foreign struct {
+	// NewServerCtx makes an SSL_CTX (SSL_CTX_new) that the caller owns.
+	NewServerCtx func() unsafe.Pointer
+	// FreeCtx drops one reference to an SSL_CTX (SSL_CTX_free).
+	FreeCtx func(p unsafe.Pointer)
+	// DupSSL copies the SSL object of an *ossl.SSL (SSL_dup) and returns
+	// the function that frees the copy.
+	DupSSL func(ssl any) (free func(), err error)
+}

@@ -1,0 +1,192 @@
+package ossltest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/osslcache/osslcache/internal/osslhooks"
+	"github.com/osslcache/osslcache/ossl"
+)
+
+// Pair is a live in-memory TLS connection: a client and a server SSL
+// object of two contexts, joined by a BIO pair (BIO_new_bio_pair(3)) and
+// driven in one thread. Both objects stay open until Close, so a test may
+// act on them between steps (ossl.SSL's methods), as OpenSSL's own
+// test/sslapitest.c does with create_ssl_objects and
+// create_bare_ssl_connection.
+//
+// A Pair is not for concurrent use; its SSL objects are (their methods
+// wait for a step in progress).
+type Pair struct {
+	Client, Server *ossl.SSL
+	p              osslhooks.Pair
+}
+
+// NewPair makes a client SSL from client and a server SSL from server and
+// joins them.
+func NewPair(client, server *ossl.Ctx) (*Pair, error) {
+	c, err := client.NewSSL()
+	if err != nil {
+		return nil, err
+	}
+	s, err := server.NewSSL()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	p, err := osslhooks.NewPair(c, s)
+	if err != nil {
+		c.Close()
+		s.Close()
+		return nil, err
+	}
+	return &Pair{Client: c, Server: s, p: p}, nil
+}
+
+// Close frees both SSL objects.
+func (p *Pair) Close() {
+	p.Client.Close()
+	p.Server.Close()
+}
+
+// SideState is how one side of a handshake ended.
+type SideState = osslhooks.PairState
+
+// Side states.
+const (
+	Running  = osslhooks.Running  // waiting for data that never came
+	Finished = osslhooks.Finished // the handshake completed
+	Failed   = osslhooks.Failed   // a libssl call failed
+)
+
+// HandshakeResult is what Pair.Handshake observed: how each side ended,
+// and SSL_get_error(3) of a side that failed.
+type HandshakeResult = osslhooks.HandshakeResult
+
+// Handshake drives both sides until each has finished or failed: a side
+// that fails sends its alert, and the other reads it, as over a socket. It
+// may be called again (a second attempt on the same objects). The error is
+// nil only when both finished; the result says how each side ended.
+func (p *Pair) Handshake() (HandshakeResult, error) {
+	r := p.p.Handshake()
+	return r, r.Err
+}
+
+// ReadClient lets the client read what the server sent after the
+// handshake: TLS 1.3 tickets (which reach the client's new-session
+// callback), or an alert. Application data is an error here.
+func (p *Pair) ReadClient() error { return p.read(true) }
+
+// ReadServer lets the server read what the client sent after the
+// handshake.
+func (p *Pair) ReadServer() error { return p.read(false) }
+
+func (p *Pair) read(client bool) error {
+	data, err := p.p.Read(client)
+	if err == nil && data {
+		err = errors.New("ossltest: unexpected application data")
+	}
+	return err
+}
+
+// Shutdown runs a clean bidirectional close_notify exchange started by the
+// client (clientFirst) or the server, so that both sessions stay
+// resumable.
+func (p *Pair) Shutdown(clientFirst bool) error { return p.p.Shutdown(clientFirst) }
+
+// Timing is the time spent inside each side's libssl calls so far.
+func (p *Pair) Timing() (client, server time.Duration) { return p.p.Timing() }
+
+// Options are the per-connection choices of Handshake.
+type Options struct {
+	// ServerName is sent as SNI when not empty.
+	ServerName string
+	// Session is offered for resumption with SSL_set_session.
+	Session *ossl.Session
+	// CacheKey ties the client connection to the client context's
+	// ClientSessionCache (SSL.UseClientSessionCache); it may offer a
+	// session in place of Session.
+	CacheKey string
+}
+
+// Result is what one Handshake observed.
+type Result struct {
+	ClientReused, ServerReused bool
+	// Offered reports whether the client offered a session.
+	Offered bool
+	Version ossl.Version
+	// ServerName is the SNI name the server saw.
+	ServerName string
+	// ClientSession is the client's session after the tickets were read
+	// (on TLS 1.3, the last ticket's); ServerSession is the server's.
+	// Both are references the caller owns (Result.Close closes both).
+	ClientSession, ServerSession *ossl.Session
+	// ServerCtxSwitched reports that a server-name callback moved the
+	// server connection to another context.
+	ServerCtxSwitched bool
+	// ClientTime and ServerTime are the time spent inside each side's
+	// libssl calls, from the handshake to the close_notify exchange.
+	ClientTime, ServerTime time.Duration
+	Rounds                 int
+}
+
+// Close releases the result's sessions.
+func (r *Result) Close() {
+	if r == nil {
+		return
+	}
+	r.ClientSession.Close()
+	r.ServerSession.Close()
+}
+
+// Handshake runs one complete connection between a client and a server
+// context in memory: the handshake, the client's reading of what came
+// after it (TLS 1.3 tickets), and a clean close_notify exchange, so that
+// both sessions stay resumable. An error means the handshake itself
+// failed; a resumption that falls back to a full handshake is not an
+// error.
+func Handshake(client, server *ossl.Ctx, o Options) (*Result, error) {
+	p, err := NewPair(client, server)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	res := &Result{}
+	if o.ServerName != "" {
+		if err := p.Client.SetServerName(o.ServerName); err != nil {
+			return nil, err
+		}
+	}
+	if o.CacheKey != "" {
+		if res.Offered, err = p.Client.UseClientSessionCache(o.CacheKey); err != nil {
+			return nil, err
+		}
+	}
+	if o.Session != nil {
+		if err := p.Client.SetSession(o.Session); err != nil {
+			return nil, err
+		}
+		res.Offered = true
+	}
+	hs, err := p.Handshake()
+	res.Rounds = hs.Rounds
+	if err != nil {
+		return nil, fmt.Errorf("ossltest: %w", err)
+	}
+	if err := p.ReadClient(); err != nil {
+		return nil, fmt.Errorf("ossltest: reading after the handshake: %w", err)
+	}
+	if err := p.Shutdown(true); err != nil {
+		return nil, fmt.Errorf("ossltest: %w", err)
+	}
+	res.ClientTime, res.ServerTime = p.Timing()
+	res.ClientReused = p.Client.SessionReused()
+	res.ServerReused = p.Server.SessionReused()
+	res.Version = p.Client.Version()
+	res.ServerName = p.Server.ServerName()
+	res.ServerCtxSwitched = p.Server.ContextSwitched()
+	res.ClientSession = p.Client.Session()
+	res.ServerSession = p.Server.Session()
+	return res, nil
+}

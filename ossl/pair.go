@@ -1,0 +1,254 @@
+package ossl
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"github.com/osslcache/osslcache/internal/osslhooks"
+)
+
+// This file fills in the hooks of internal/osslhooks: the in-memory pair
+// behind ossltest, and the measurements of the benchmark drivers.
+
+func init() {
+	osslhooks.NewPair = newPair
+	osslhooks.CallbackCrossingCost = callbackCrossingCost
+	osslhooks.LiveOpenSSLAllocations = liveOpenSSLAllocations
+	osslhooks.CtxPointer = func(ctx any) unsafe.Pointer {
+		c, _ := ctx.(*Ctx)
+		if c == nil {
+			return nil
+		}
+		var p unsafe.Pointer
+		c.get(func(cp *C.SSL_CTX) { p = unsafe.Pointer(cp) })
+		return p
+	}
+	osslhooks.Foreign.NewServerCtx = func() unsafe.Pointer { return unsafe.Pointer(C.SSL_CTX_new(C.TLS_server_method())) }
+	osslhooks.Foreign.FreeCtx = func(p unsafe.Pointer) { C.SSL_CTX_free((*C.SSL_CTX)(p)) }
+	osslhooks.Foreign.DupSSL = func(ssl any) (func(), error) {
+		s, _ := ssl.(*SSL)
+		if s == nil {
+			return nil, errors.New("ossl: not an *ossl.SSL")
+		}
+		var d *C.SSL
+		if err := s.do("SSL_dup", func(p *C.SSL) bool {
+			d = C.SSL_dup(p)
+			return d != nil
+		}); err != nil {
+			return nil, err
+		}
+		return func() { C.SSL_free(d) }, nil
+	}
+	osslhooks.SessionPointer = func(sess any) unsafe.Pointer {
+		var p unsafe.Pointer
+		if s, _ := sess.(*Session); s != nil {
+			s.read(func(sp *C.SSL_SESSION) { p = unsafe.Pointer(sp) })
+		}
+		return p
+	}
+}
+
+// pair is a live in-memory connection between two SSL objects. Each call
+// holds both objects (client first), so nothing else runs on them
+// meanwhile.
+type pair struct {
+	client, server *SSL
+	// Guarded by holding both objects:
+	clientNS, serverNS C.int64_t
+	rounds             int
+}
+
+func newPair(client, server any) (osslhooks.Pair, error) {
+	c, ok1 := client.(*SSL)
+	s, ok2 := server.(*SSL)
+	if !ok1 || !ok2 || c == nil || s == nil || c == s {
+		return nil, errors.New("ossl: a pair needs two distinct *ossl.SSL")
+	}
+	p := &pair{client: c, server: s}
+	var err error
+	if !p.both(func(cp, sp *C.SSL) {
+		c.h.paired, s.h.paired = true, true
+		err = onThread("BIO_new_bio_pair", func() bool { return C.go_pair_attach(cp, sp) == 1 })
+	}) {
+		return nil, ErrClosed
+	}
+	return p, err
+}
+
+// both runs f with both objects held; false if either is freed.
+func (p *pair) both(f func(cp, sp *C.SSL)) bool {
+	ran := false
+	p.client.with(func(cp *C.SSL) {
+		p.server.with(func(sp *C.SSL) {
+			ran = true
+			f(cp, sp)
+		})
+	})
+	return ran
+}
+
+var sideName = map[bool]string{true: "client", false: "server"}
+
+// maxRounds bounds the flights of one handshake; a TLS handshake takes
+// three or four.
+const maxRounds = 64
+
+// Handshake drives both sides, in the manner of OpenSSL's
+// create_bare_ssl_connection: each round steps the client, then the
+// server, until both finished, both failed, or a round changes nothing and
+// moves no byte (one side failed and the other waits for data that will
+// never come). A side that fails wrote its alert first, so the other reads
+// it and fails in turn, as over a socket. libssl clears the thread's error
+// queue at the start of every handshake call, so each side's errors are
+// drained right after it fails.
+func (p *pair) Handshake() osslhooks.HandshakeResult {
+	var out osslhooks.HandshakeResult
+	if !p.both(func(cp, sp *C.SSL) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var cs, ss, ce, se C.int
+		var clientErr, serverErr *Error
+		serverFirst := false
+		for range maxRounds {
+			if cs != 0 && ss != 0 {
+				break
+			}
+			before := C.go_pair_traffic(cp, sp)
+			moved := false
+			if cs == 0 {
+				C.ERR_clear_error()
+				if C.go_pair_step(cp, &cs, &ce, &p.clientNS) == 1 {
+					moved = true
+					if cs < 0 {
+						clientErr = drainErrors("SSL_do_handshake", "client: "+sslErrorName(ce))
+					}
+				}
+			}
+			if ss == 0 {
+				C.ERR_clear_error()
+				if C.go_pair_step(sp, &ss, &se, &p.serverNS) == 1 {
+					moved = true
+					if ss < 0 {
+						serverErr = drainErrors("SSL_do_handshake", "server: "+sslErrorName(se))
+						serverFirst = clientErr == nil
+					}
+				}
+			}
+			p.rounds++
+			out.Rounds++
+			if !moved && C.go_pair_traffic(cp, sp) == before {
+				break
+			}
+		}
+		out.Client, out.Server = pairState(cs), pairState(ss)
+		out.ClientError, out.ServerError = int(ce), int(se)
+		if out.Client != osslhooks.Finished || out.Server != osslhooks.Finished {
+			out.Err = pairError(out, clientErr, serverErr, serverFirst)
+		}
+	}) {
+		out.Err = ErrClosed
+	}
+	return out
+}
+
+// pairError describes a handshake that did not complete on both sides,
+// with the error queue of the side that failed first (its reason is the
+// cause; the other side's is, mostly, the alert it received) then the
+// other's.
+func pairError(r osslhooks.HandshakeResult, clientErr, serverErr *Error, serverFirst bool) *Error {
+	e := &Error{Op: "SSL_do_handshake", Detail: fmt.Sprintf("client %s, server %s after %d rounds",
+		sideOutcome(r.Client, r.ClientError), sideOutcome(r.Server, r.ServerError), r.Rounds)}
+	first, second := clientErr, serverErr
+	if serverFirst {
+		first, second = serverErr, clientErr
+	}
+	for _, x := range []*Error{first, second} {
+		if x != nil {
+			e.Entries = append(e.Entries, x.Entries...)
+		}
+	}
+	return e
+}
+
+func pairState(s C.int) osslhooks.PairState {
+	switch s {
+	case 1:
+		return osslhooks.Finished
+	case -1:
+		return osslhooks.Failed
+	}
+	return osslhooks.Running
+}
+
+func sideOutcome(s osslhooks.PairState, e int) string {
+	switch s {
+	case osslhooks.Finished:
+		return "finished"
+	case osslhooks.Failed:
+		return "failed (" + sslErrorName(C.int(e)) + ")"
+	}
+	return "still waiting"
+}
+
+func (p *pair) Read(client bool) (bool, error) {
+	var data bool
+	var err error
+	if !p.both(func(cp, sp *C.SSL) {
+		ssl, ns := sp, &p.serverNS
+		if client {
+			ssl, ns = cp, &p.clientNS
+		}
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		C.ERR_clear_error()
+		var e C.int
+		switch C.go_pair_read(ssl, &e, ns) {
+		case 1:
+			data = true
+		case -1:
+			err = drainErrors("SSL_read", sideName[client]+": "+sslErrorName(e))
+		}
+	}) {
+		return false, ErrClosed
+	}
+	return data, err
+}
+
+func (p *pair) Shutdown(clientFirst bool) error {
+	var err error
+	if !p.both(func(cp, sp *C.SSL) {
+		first, second := cp, sp
+		fns, sns := &p.clientNS, &p.serverNS
+		if !clientFirst {
+			first, second, fns, sns = sp, cp, sns, fns
+		}
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		C.ERR_clear_error()
+		var failed, e C.int
+		if C.go_pair_shutdown(first, second, &failed, &e, fns, sns) != 1 {
+			side := clientFirst == (failed == 1)
+			err = drainErrors("SSL_shutdown", sideName[side]+": "+sslErrorName(e))
+		}
+	}) {
+		return ErrClosed
+	}
+	return err
+}
+
+func (p *pair) Timing() (client, server time.Duration) {
+	// Read under both objects, or, once they are freed, as last left.
+	p.client.mu.Lock()
+	p.server.mu.Lock()
+	defer p.client.mu.Unlock()
+	defer p.server.mu.Unlock()
+	return time.Duration(p.clientNS), time.Duration(p.serverNS)
+}

@@ -1,0 +1,106 @@
+// pair_cgo.c is the in-memory handshake driver behind ossltest: a client
+// and a server SSL joined by a BIO pair, driven in one thread the way
+// OpenSSL's own test helper create_bare_ssl_connection does, until each
+// side has finished or failed.
+#include <string.h>
+#include <time.h>
+#include "shim.h"
+
+static int64_t go_now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int go_pair_attach(SSL *client, SSL *server) {
+	BIO *cbio = NULL, *sbio = NULL;
+	if (!BIO_new_bio_pair(&cbio, 0, &sbio, 0))
+		return 0;
+	SSL_set_bio(client, cbio, cbio);
+	SSL_set_bio(server, sbio, sbio);
+	SSL_set_connect_state(client);
+	SSL_set_accept_state(server);
+	return 1;
+}
+
+// go_pair_step makes one handshake call on a side still running and
+// records how it ended; it reports whether the side's state changed.
+int go_pair_step(SSL *ssl, int *state, int *error, int64_t *ns) {
+	int rc, e;
+	int64_t t0;
+	if (*state != 0)
+		return 0;
+	t0 = go_now_ns();
+	rc = SSL_do_handshake(ssl);
+	*ns += go_now_ns() - t0;
+	if (rc == 1) {
+		*state = 1;
+		return 1;
+	}
+	e = SSL_get_error(ssl, rc);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	*state = -1;
+	*error = e;
+	return 1;
+}
+
+// go_pair_traffic counts the bytes either side ever wrote or read.
+uint64_t go_pair_traffic(SSL *a, SSL *b) {
+	return BIO_number_written(SSL_get_wbio(a)) + BIO_number_read(SSL_get_rbio(a)) +
+	       BIO_number_written(SSL_get_wbio(b)) + BIO_number_read(SSL_get_rbio(b));
+}
+
+// go_pair_read reads what arrived after the handshake (TLS 1.3 tickets, an
+// alert): 1 application data, 0 nothing left to read, -1 failure or the
+// peer's close_notify (SSL_ERROR_ZERO_RETURN in *ssl_error).
+int go_pair_read(SSL *ssl, int *ssl_error, int64_t *ns) {
+	unsigned char buf[256];
+	int64_t t0 = go_now_ns();
+	int rc = SSL_read(ssl, buf, sizeof(buf));
+	*ns += go_now_ns() - t0;
+	if (rc > 0)
+		return 1;
+	*ssl_error = SSL_get_error(ssl, rc);
+	return *ssl_error == SSL_ERROR_WANT_READ ? 0 : -1;
+}
+
+// go_pair_shutdown runs a clean bidirectional close_notify exchange that
+// first starts; *failed names the side that did not complete it (1 first,
+// 2 second).
+int go_pair_shutdown(SSL *first, SSL *second, int *failed, int *ssl_error, int64_t *first_ns, int64_t *second_ns) {
+	unsigned char buf[16];
+	int64_t t0 = go_now_ns();
+	int rc = SSL_shutdown(first);
+	*first_ns += go_now_ns() - t0;
+	if (rc < 0) {
+		*failed = 1;
+		*ssl_error = SSL_get_error(first, rc);
+		return 0;
+	}
+	t0 = go_now_ns();
+	rc = SSL_read(second, buf, sizeof(buf));
+	*second_ns += go_now_ns() - t0;
+	if (rc > 0 || SSL_get_error(second, rc) != SSL_ERROR_ZERO_RETURN) {
+		*failed = 2;
+		*ssl_error = rc > 0 ? SSL_ERROR_SSL : SSL_get_error(second, rc);
+		return 0;
+	}
+	t0 = go_now_ns();
+	rc = SSL_shutdown(second);
+	*second_ns += go_now_ns() - t0;
+	if (rc != 1) {
+		*failed = 2;
+		*ssl_error = SSL_get_error(second, rc);
+		return 0;
+	}
+	t0 = go_now_ns();
+	rc = SSL_shutdown(first);
+	*first_ns += go_now_ns() - t0;
+	if (rc != 1) {
+		*failed = 1;
+		*ssl_error = SSL_get_error(first, rc);
+		return 0;
+	}
+	return 1;
+}
