@@ -202,10 +202,25 @@ func (c *Ctx) Close() error {
 }
 
 // do runs call on the context, under the read lock and on one OS thread,
-// draining the error queue into the error when call reports failure.
+// draining the error queue into the error when call reports failure. It is
+// for calls libssl makes safe while connections are made from the
+// context (SSL_new reads it), and for reads.
 func (c *Ctx) do(op string, call func(p *C.SSL_CTX) bool) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	if c.p == nil {
+		return ErrClosed
+	}
+	p := c.p
+	return onThread(op, func() bool { return call(p) })
+}
+
+// configure is do under the write lock, for calls that replace what SSL_new
+// copies from the context (certificate, key, trust store, verification):
+// no connection is made from the context meanwhile.
+func (c *Ctx) configure(op string, call func(p *C.SSL_CTX) bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.p == nil {
 		return ErrClosed
 	}
@@ -239,14 +254,19 @@ func (c *Ctx) ref() (*C.SSL_CTX, error) {
 }
 
 // LoadCertificatePEM installs a certificate (the leaf first, then any chain
-// certificates) and its private key from PEM bytes, and checks they match.
+// certificates) and its private key from PEM bytes, with
+// SSL_CTX_use_cert_and_key(3). The pair is checked before the context
+// changes: one that does not load, or whose key does not match, leaves the
+// context's pair as it was. It may be called while connections are served
+// (a certificate reload): connections made before keep the pair they
+// started with.
 //
 // See https://docs.openssl.org/master/man3/SSL_CTX_use_certificate/.
 func (c *Ctx) LoadCertificatePEM(certPEM, keyPEM []byte) error {
 	if len(certPEM) == 0 || len(keyPEM) == 0 {
 		return errorf("SSL_CTX_use_certificate", "empty certificate or key PEM")
 	}
-	return c.do("SSL_CTX_use_certificate/PrivateKey", func(p *C.SSL_CTX) bool {
+	return c.configure("SSL_CTX_use_certificate/PrivateKey", func(p *C.SSL_CTX) bool {
 		return C.go_ctx_use_cert_key_pem(p,
 			(*C.char)(unsafe.Pointer(&certPEM[0])), C.int(len(certPEM)),
 			(*C.char)(unsafe.Pointer(&keyPEM[0])), C.int(len(keyPEM))) == 1
@@ -273,7 +293,7 @@ func (c *Ctx) AddTrustedCertificatePEM(pem []byte) error {
 	if len(pem) == 0 {
 		return errorf("X509_STORE_add_cert", "empty PEM")
 	}
-	return c.do("X509_STORE_add_cert", func(p *C.SSL_CTX) bool {
+	return c.configure("X509_STORE_add_cert", func(p *C.SSL_CTX) bool {
 		return C.go_ctx_add_trusted_pem(p, (*C.char)(unsafe.Pointer(&pem[0])), C.int(len(pem))) == 1
 	})
 }
@@ -299,7 +319,7 @@ const (
 //
 // See https://docs.openssl.org/master/man3/SSL_CTX_set_verify/.
 func (c *Ctx) SetVerify(m VerifyMode) error {
-	return c.do("SSL_CTX_set_verify", func(p *C.SSL_CTX) bool {
+	return c.configure("SSL_CTX_set_verify", func(p *C.SSL_CTX) bool {
 		C.SSL_CTX_set_verify(p, C.int(m), nil)
 		return true
 	})
@@ -350,7 +370,7 @@ func (c *Ctx) SetSessionIDContext(sidCtx []byte) error {
 	if len(sidCtx) > MaxSessionIDContextLength {
 		return errorf("SSL_CTX_set_session_id_context", "session id context is %d bytes; the limit is %d", len(sidCtx), MaxSessionIDContextLength)
 	}
-	err := c.do("SSL_CTX_set_session_id_context", func(p *C.SSL_CTX) bool {
+	err := c.configure("SSL_CTX_set_session_id_context", func(p *C.SSL_CTX) bool {
 		return C.SSL_CTX_set_session_id_context(p, cBytes(sidCtx), C.uint(len(sidCtx))) == 1
 	})
 	if err == nil {

@@ -31,34 +31,37 @@ int go_set_tlsext_host_name(SSL *ssl, const char *name) {
 }
 
 // go_ctx_use_cert_key_pem loads a leaf certificate, any chain certificates
-// after it, and a private key from PEM buffers.
+// after it, and a private key from PEM buffers. Everything is parsed and
+// the key checked against the leaf before the context changes, so a bad
+// pair leaves the context's own untouched.
 int go_ctx_use_cert_key_pem(SSL_CTX *ctx, const char *cert, int cert_len, const char *key, int key_len) {
 	int ok = 0;
 	X509 *leaf = NULL, *extra = NULL;
+	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *pkey = NULL;
 	BIO *cb = BIO_new_mem_buf(cert, cert_len);
 	BIO *kb = BIO_new_mem_buf(key, key_len);
-	if (cb == NULL || kb == NULL)
+	if (cb == NULL || kb == NULL || (chain = sk_X509_new_null()) == NULL)
 		goto out;
-	leaf = PEM_read_bio_X509(cb, NULL, NULL, NULL);
-	if (leaf == NULL || SSL_CTX_use_certificate(ctx, leaf) != 1)
-		goto out;
-	if (SSL_CTX_clear_chain_certs(ctx) != 1)
+	if ((leaf = PEM_read_bio_X509(cb, NULL, NULL, NULL)) == NULL)
 		goto out;
 	while ((extra = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL) {
-		if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+		if (!sk_X509_push(chain, extra)) {
 			X509_free(extra);
 			goto out;
 		}
 	}
 	ERR_clear_error(); // the end of the PEM stream is reported as an error
-	pkey = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
-	if (pkey == NULL || SSL_CTX_use_PrivateKey(ctx, pkey) != 1)
+	if ((pkey = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)) == NULL)
 		goto out;
-	ok = SSL_CTX_check_private_key(ctx);
+	if (X509_check_private_key(leaf, pkey) != 1)
+		goto out;
+	// SSL_CTX_use_cert_and_key sets leaf, key and chain in one step.
+	ok = SSL_CTX_use_cert_and_key(ctx, leaf, pkey, chain, 1) == 1;
 out:
 	X509_free(leaf);
 	EVP_PKEY_free(pkey);
+	sk_X509_pop_free(chain, X509_free);
 	BIO_free(cb);
 	BIO_free(kb);
 	return ok;

@@ -226,3 +226,17 @@ func TestVersionInfo(t *testing.T) {
 	assert.Regexp(t, `^\d+\.\d+$`, ossl.ReleaseLine())
 	assert.Contains(t, ossl.OpenSSLVersion(), ossl.ReleaseLine()+".")
 }
+
+// TestReloadCertificate: a pair that does not load leaves the context's
+// pair in place; a good one serves the next connections.
+func TestReloadCertificate(t *testing.T) {
+	server, client := newServer(t, tls13), newClient(t, tls13)
+	other, err := ossltest.NewCertificate("localhost")
+	require.NoError(t, err)
+	require.Error(t, server.LoadCertificatePEM(testCert(t).CertPEM, other.KeyPEM), "mismatched key")
+	require.Error(t, server.LoadCertificatePEM([]byte("garbage"), other.KeyPEM))
+	handshake(t, client, server, ossltest.Options{}) // the client trusts testCert only
+	require.NoError(t, server.LoadCertificatePEM(other.CertPEM, other.KeyPEM))
+	_, err = ossltest.Handshake(client, server, ossltest.Options{})
+	require.ErrorContains(t, err, "certificate verify failed", "the new pair is served")
+}
