@@ -12,7 +12,7 @@ PKGS     := ./...
 FUZZTIME ?= 20s
 SOAK_N   ?= 1000000
 
-.PHONY: setup conform test vet leakcheck fuzz soak bench redis-bench adapters conformance-matrix ci clean
+.PHONY: setup conform test vet leakcheck stress stress-quick fuzz soak bench redis-bench adapters conformance-matrix ci clean
 
 setup:
 	@bash scripts/setup.sh
@@ -41,6 +41,16 @@ leakcheck: setup
 	OSSLCACHE_HANDSHAKES=4000 $(GO) test -asan -tags ossl_memdebug -count=1 -v -run 'TestManyHandshakes|TestBadStores|TestConcurrent|TestClientSessionCache|TestCallbacksFollow|TestTLSConnFreesEverything' ./ossl/ | grep -E '^(=== RUN|--- FAIL|ok|FAIL|PASS)|heap blocks' | grep -v '=== RUN'
 	$(GO) test -asan -count=1 ./store/
 	$(GO) test -gcflags=all=-d=checkptr -count=3 ./ossl/ ./store/
+
+## stress: the ossl, store, redisstore and proxy tests under -asan and
+## -race, GOMAXPROCS=8, -count=STRESS_COUNT, beside CPU burners
+## (scripts/stress.sh says the knobs); stress-quick is a pass under 45 s
+STRESS_COUNT ?= 10
+stress: setup
+	STRESS_COUNT=$(STRESS_COUNT) bash scripts/stress.sh
+
+stress-quick:
+	STRESS_COUNT=1 STRESS_MODES=race STRESS_PKGS="./ossl/ ./store/" STRESS_BURNERS=1 OSSLCACHE_STRESS=1 bash scripts/stress.sh
 
 ## fuzz: every fuzz target for FUZZTIME each; a crash is saved under the
 ## package's testdata/fuzz and, committed, becomes a regression test.

@@ -178,33 +178,39 @@ func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
 	foreign := handshake(t, client, foreignSrv, ossltest.Options{}).ServerSession
 	stranger := handshake(t, client, newServer(t, tls12), ossltest.Options{}).ServerSession
 
+	// A store that hangs blocks until the test ends, so that the bridge's
+	// timeout fires however loaded the machine is; the others get a
+	// timeout no scheduling delay reaches.
+	hang := newReleasable(t)
+	const patient, impatient = time.Minute, 20 * time.Millisecond
 	tests := []struct {
-		name   string
-		get    func(mem *store.Memory) func(ctx context.Context, id []byte) (*ossl.Session, error)
-		count  func(ossl.CallbackStats) int64
-		event  ossl.EventKind
-		noHook bool
+		name    string
+		get     func(mem *store.Memory) func(ctx context.Context, id []byte) (*ossl.Session, error)
+		count   func(ossl.CallbackStats) int64
+		event   ossl.EventKind
+		noHook  bool
+		timeout time.Duration
 	}{
 		{"error", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(context.Context, []byte) (*ossl.Session, error) { return nil, errors.New("store down") }
-		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventStoreError, false},
+		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventStoreError, false, patient},
 		{"panic", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(context.Context, []byte) (*ossl.Session, error) { panic("boom") }
-		}, func(s ossl.CallbackStats) int64 { return s.Panics }, ossl.EventPanic, false},
+		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventPanic, false, patient},
 		{"hangs past the timeout", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(context.Context, []byte) (*ossl.Session, error) {
-				time.Sleep(300 * time.Millisecond)
+				hang.wait()
 				return nil, nil
 			}
-		}, func(s ossl.CallbackStats) int64 { return s.Timeouts }, ossl.EventTimeout, false},
+		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventTimeout, false, impatient},
 		{"gives up at its deadline", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			// Whether the store's error or the bridge's timer comes
 			// first, it is one timeout.
 			return func(ctx context.Context, _ []byte) (*ossl.Session, error) { <-ctx.Done(); return nil, ctx.Err() }
-		}, func(s ossl.CallbackStats) int64 { return s.Timeouts }, ossl.EventTimeout, false},
+		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventTimeout, false, impatient},
 		{"another session", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(context.Context, []byte) (*ossl.Session, error) { return stranger.Ref() }
-		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false},
+		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false, patient},
 		{"other id context", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(_ context.Context, id []byte) (*ossl.Session, error) {
 				d, err := foreign.Dup()
@@ -213,7 +219,7 @@ func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
 				}
 				return d, err
 			}
-		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false},
+		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false, patient},
 		{"expired", func(mem *store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(ctx context.Context, id []byte) (*ossl.Session, error) {
 				s, err := mem.Get(ctx, id)
@@ -227,37 +233,48 @@ func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
 				}
 				return d, err
 			}
-		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false},
+		}, func(s ossl.CallbackStats) int64 { return s.Rejected }, ossl.EventRejected, false, patient},
 		{"panicking hook too", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(context.Context, []byte) (*ossl.Session, error) { return nil, errors.New("down") }
-		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventStoreError, true},
+		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventStoreError, true, patient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			server := newServer(t, tls12)
 			setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
 			mem := store.NewMemory(store.MemoryOptions{})
-			var events []ossl.Event
-			hook := func(e ossl.Event) { events = append(events, e) }
+			var mu sync.Mutex
+			var getEvents []ossl.Event // a Put under an impatient timeout may time out too, if the machine is loaded
+			hook := func(e ossl.Event) {
+				mu.Lock()
+				if e.Op == "get" {
+					getEvents = append(getEvents, e)
+				}
+				mu.Unlock()
+			}
 			if tt.noHook {
-				hook = func(e ossl.Event) { events = append(events, e); panic("hook panics") }
+				record := hook
+				hook = func(e ossl.Event) { record(e); panic("hook panics") }
 			}
 			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{
 				Store:         &hostileStore{inner: mem, get: tt.get(mem)},
-				LookupTimeout: 20 * time.Millisecond,
+				LookupTimeout: tt.timeout,
 				OnEvent:       hook,
 			}))
 			full := handshake(t, client, server, ossltest.Options{})
+			waitStored(t, mem, full.ServerSession)
 			res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
 			assert.False(t, res.ServerReused, "fell back to a full handshake")
 			assert.False(t, res.ClientReused)
 			cs := server.CallbackStats()
 			assert.Equal(t, int64(1), tt.count(cs), "%+v", cs)
 			assert.Zero(t, cs.GetHits)
-			require.Len(t, events, 1)
-			assert.Equal(t, tt.event, events[0].Kind)
-			assert.Equal(t, "get", events[0].Op)
-			assert.NotNil(t, events[0].Err)
+			mu.Lock()
+			require.Len(t, getEvents, 1)
+			assert.Equal(t, tt.event, getEvents[0].Kind)
+			assert.NotNil(t, getEvents[0].Err)
+			mu.Unlock()
+			waitStored(t, mem, res.ServerSession)
 			// The next full handshake stored a fresh session; resuming it
 			// from a healthy store works again.
 			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
@@ -265,6 +282,17 @@ func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
 			assert.True(t, again.ServerReused)
 		})
 	}
+}
+
+// waitStored waits until a Put that may have outlived its timeout has put
+// sess in mem.
+func waitStored(t *testing.T, mem *store.Memory, sess *ossl.Session) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s, err := mem.Get(context.Background(), sess.ID())
+		s.Close()
+		return err == nil && s != nil
+	}, time.Minute, time.Millisecond)
 }
 
 func TestPutAndDeleteFailuresAreCounted(t *testing.T) {
@@ -277,6 +305,7 @@ func TestPutAndDeleteFailuresAreCounted(t *testing.T) {
 			get: func(context.Context, []byte) (*ossl.Session, error) { return nil, nil },
 			del: func(context.Context, []byte) error { return errors.New("delete fails") },
 		},
+		LookupTimeout: time.Minute, // the store answers; no scheduling delay may turn that into a timeout
 		OnEvent: func(e ossl.Event) { mu.Lock(); events = append(events, e); mu.Unlock() },
 	}))
 	r := handshake(t, client, server, ossltest.Options{})
