@@ -85,6 +85,7 @@ static int go_ssl_sni_idx = -1;     // SSL: malloc'd server name the client sent
 static int go_sess_key_idx = -1;    // SSL_SESSION: malloc'd client cache key
 static int go_ctx_freeing_idx = -1; // SSL_CTX: set once SSL_CTX_free empties its cache
 int go_ctx_ticket_idx = -1;         // SSL_CTX: stateless ticket key ring (ctx_cgo.c)
+int go_ssl_psk_id_idx = -1;         // SSL: the PSK identity a client offers (psk_cgo.c)
 
 // OpenSSL 3.0 changed the type of a dup callback's from_d argument from
 // void * (holding a void **) to void **.
@@ -97,6 +98,10 @@ typedef void *go_from_d;
 static void go_ctx_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
 	if (ptr != NULL)
 		goCtxStateFree((uintptr_t)ptr);
+}
+
+static void go_openssl_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
+	OPENSSL_free(ptr);
 }
 
 // A string slot is copied by SSL_dup (each SSL frees its own) and freed
@@ -133,11 +138,12 @@ static void go_init_indexes(void) {
 	go_sess_key_idx = SSL_SESSION_get_ex_new_index(0, NULL, NULL, go_str_ex_dup, go_str_ex_free);
 	go_ctx_freeing_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	go_ctx_ticket_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, go_ticket_ring_free);
+	go_ssl_psk_id_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, go_openssl_ex_free);
 }
 
 int go_init_ex_indexes(void) {
 	pthread_once(&go_index_once, go_init_indexes);
-	return go_ctx_idx >= 0 && go_ssl_sessctx_idx >= 0 && go_ssl_key_idx >= 0 && go_ssl_sni_idx >= 0 && go_sess_key_idx >= 0 && go_ctx_freeing_idx >= 0 && go_ctx_ticket_idx >= 0;
+	return go_ctx_idx >= 0 && go_ssl_sessctx_idx >= 0 && go_ssl_key_idx >= 0 && go_ssl_sni_idx >= 0 && go_sess_key_idx >= 0 && go_ctx_freeing_idx >= 0 && go_ctx_ticket_idx >= 0 && go_ssl_psk_id_idx >= 0;
 }
 
 // go_ctx_set_handle attaches the Go state, and makes room for every slot

@@ -35,7 +35,11 @@ type ctxState struct {
 	store  atomic.Pointer[storeConfig]
 	client atomic.Pointer[ClientCacheConfig]
 	sni    atomic.Pointer[serverNameFunc]
-	n      callbackCounters
+	// TLS 1.3 ticket and PSK callbacks (tickets.go, psk.go).
+	tickets atomic.Pointer[TicketCallbacks]
+	pskUse  atomic.Pointer[pskUseFunc]
+	pskFind atomic.Pointer[pskFindFunc]
+	n       callbackCounters
 
 	// Removals wait here for a store that is not inline, or a client
 	// cache, so that libssl, which calls the remove callback under its

@@ -95,5 +95,65 @@ func goSelectServerCtx(h C.uintptr_t, ssl *C.SSL, alert *C.int) (out *C.SSL_CTX)
 	return to
 }
 
+//export goGenerateTicket
+func goGenerateTicket(h C.uintptr_t, ssl *C.SSL) (ok C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = 0
+		}
+	}()
+	st := stateOf(h)
+	if st == nil {
+		return 1
+	}
+	return b2i(st.onGenerateTicket(ssl))
+}
+
+//export goDecryptTicket
+func goDecryptTicket(h C.uintptr_t, ssl *C.SSL, ss *C.SSL_SESSION, keyName *C.uchar, n C.int, status C.int) (d C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			d = C.int(TicketIgnoreRenew)
+		}
+	}()
+	st := stateOf(h)
+	if st == nil || n < 0 {
+		return C.int(TicketIgnoreRenew)
+	}
+	return C.int(st.onDecryptTicket(ss, C.GoBytes(unsafe.Pointer(keyName), n), TicketStatus(status)))
+}
+
+//export goUsePSKSession
+func goUsePSKSession(h C.uintptr_t, ssl *C.SSL, digest *C.char, id **C.uchar, idlen *C.size_t, sess **C.SSL_SESSION) (ok C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = 1
+		}
+	}()
+	st := stateOf(h)
+	if st == nil {
+		return 1
+	}
+	d := ""
+	if digest != nil {
+		d = C.GoString(digest)
+	}
+	return b2i(st.onUsePSK(ssl, d, id, idlen, sess))
+}
+
+//export goFindPSKSession
+func goFindPSKSession(h C.uintptr_t, ssl *C.SSL, identity *C.uchar, n C.int, sess **C.SSL_SESSION) (ok C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = 1
+		}
+	}()
+	st := stateOf(h)
+	if st == nil || n < 0 {
+		return 1
+	}
+	return b2i(st.onFindPSK(C.GoBytes(unsafe.Pointer(identity), n), sess))
+}
+
 //export goNoopCallback
 func goNoopCallback(h C.uintptr_t) {}

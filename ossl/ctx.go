@@ -548,31 +548,6 @@ func (c *Ctx) Stats() Stats {
 	}
 }
 
-// SetNoTicket sets (true) or clears SSL_OP_NO_TICKET: with it, a TLS 1.2
-// server resumes by session ID only and a TLS 1.3 server issues stateful
-// tickets kept in its session cache.
-//
-// See https://docs.openssl.org/master/man3/SSL_CTX_set_options/.
-func (c *Ctx) SetNoTicket(on bool) error {
-	return c.do("SSL_CTX_set_options", func(p *C.SSL_CTX) bool {
-		if on {
-			C.go_ctx_set_options(p, C.go_op_no_ticket())
-		} else {
-			C.go_ctx_clear_options(p, C.go_op_no_ticket())
-		}
-		return true
-	})
-}
-
-// NoTicket reports whether SSL_OP_NO_TICKET is set.
-//
-// See https://docs.openssl.org/master/man3/SSL_CTX_set_options/.
-func (c *Ctx) NoTicket() bool {
-	on := false
-	c.get(func(p *C.SSL_CTX) { on = C.go_ctx_get_options(p)&C.go_op_no_ticket() != 0 })
-	return on
-}
-
 // SetNumTickets sets how many TLS 1.3 tickets a server sends after a full
 // handshake, with SSL_CTX_set_num_tickets(3) (libssl's default is 2).
 //
@@ -623,6 +598,22 @@ func (c *Ctx) SetTicketKeys(keys ...TicketKey) error {
 	defer clear(buf)
 	return c.do("SSL_CTX_set_tlsext_ticket_key_evp_cb", func(p *C.SSL_CTX) bool {
 		return C.go_ctx_set_ticket_keys(p, cBytes(buf), C.int(len(keys))) == 1
+	})
+}
+
+// HoldTicketSealing stops (true) or resumes sealing new tickets with the
+// keys SetTicketKeys installed, which still open the tickets clients
+// offer: the key callback then declines, and libssl sends no ticket (an
+// empty one in TLS 1.2, no NewSessionTicket in TLS 1.3). It is an error
+// without keys.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_tlsext_ticket_key_cb/.
+func (c *Ctx) HoldTicketSealing(hold bool) error {
+	return c.do("SSL_CTX_set_tlsext_ticket_key_evp_cb", func(p *C.SSL_CTX) bool {
+		if C.go_ctx_ticket_key_count(p) == 0 {
+			return false
+		}
+		return C.go_ctx_hold_ticket_sealing(p, b2i(hold)) == 1
 	})
 }
 

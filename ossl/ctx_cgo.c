@@ -24,7 +24,6 @@ int go_ssl_set_max_proto(SSL *ssl, int v) { return SSL_set_max_proto_version(ssl
 uint64_t go_ctx_set_options(SSL_CTX *ctx, uint64_t op) { return (uint64_t)SSL_CTX_set_options(ctx, op); }
 uint64_t go_ctx_clear_options(SSL_CTX *ctx, uint64_t op) { return (uint64_t)SSL_CTX_clear_options(ctx, op); }
 uint64_t go_ctx_get_options(SSL_CTX *ctx) { return (uint64_t)SSL_CTX_get_options(ctx); }
-uint64_t go_op_no_ticket(void) { return (uint64_t)SSL_OP_NO_TICKET; }
 
 int go_set_tlsext_host_name(SSL *ssl, const char *name) {
 	return (int)SSL_set_tlsext_host_name(ssl, name);
@@ -107,6 +106,7 @@ typedef struct {
 typedef struct {
 	pthread_rwlock_t lock;
 	int n;
+	int hold; // set: open tickets, seal none (the key callback declines)
 	go_ticket_key *keys;
 } go_ticket_ring;
 
@@ -149,13 +149,18 @@ static go_ticket_ring *go_tk_ring(SSL_CTX *ctx, int make) {
 }
 
 // go_tk_find copies the encryption key (name == NULL) or the key of that
-// name; it returns the key's position, or -1.
+// name; it returns the key's position, -1 for none, -2 when sealing is
+// held.
 static int go_tk_find(SSL *s, const unsigned char *name, go_ticket_key *out) {
 	go_ticket_ring *r = go_tk_ring(go_ssl_session_ctx(s), 0);
 	int i, found = -1;
 	if (r == NULL)
 		return -1;
 	pthread_rwlock_rdlock(&r->lock);
+	if (name == NULL && r->hold) {
+		pthread_rwlock_unlock(&r->lock);
+		return -2;
+	}
 	for (i = 0; i < r->n; i++) {
 		if (name == NULL || memcmp(r->keys[i].name, name, 16) == 0) {
 			*out = r->keys[i];
@@ -190,8 +195,10 @@ static int go_ticket_cb(SSL *s, unsigned char *key_name, unsigned char *iv, EVP_
 	go_ticket_key k;
 	int i, ret;
 	if (enc) {
-		if (go_tk_find(s, NULL, &k) < 0)
-			return -1;
+		// Declining (0) makes libssl send no ticket: an empty one in
+		// TLS 1.2, no NewSessionTicket in TLS 1.3.
+		if ((i = go_tk_find(s, NULL, &k)) < 0)
+			return i == -2 ? 0 : -1;
 		memcpy(key_name, k.name, 16);
 		if (RAND_bytes(iv, 16) <= 0 || !EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv) || !go_tk_mac_init(hctx, k.hmac))
 			ret = -1;
@@ -241,6 +248,18 @@ int go_ctx_set_ticket_keys(SSL_CTX *ctx, const unsigned char *keys, int n) {
 #else
 	return SSL_CTX_set_tlsext_ticket_key_cb(ctx, n > 0 ? go_ticket_cb : NULL) == 1;
 #endif
+}
+
+// go_ctx_hold_ticket_sealing stops (on) or resumes the sealing of new
+// tickets with the ring's keys; opening goes on.
+int go_ctx_hold_ticket_sealing(SSL_CTX *ctx, int on) {
+	go_ticket_ring *r = go_tk_ring(ctx, 0);
+	if (r == NULL)
+		return 0;
+	pthread_rwlock_wrlock(&r->lock);
+	r->hold = on;
+	pthread_rwlock_unlock(&r->lock);
+	return 1;
 }
 
 int go_ctx_ticket_key_count(SSL_CTX *ctx) {

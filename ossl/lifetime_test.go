@@ -428,8 +428,9 @@ func TestRemovesForwardedWhileConnectionsHoldClosedCtx(t *testing.T) {
 	for _, p := range pairs {
 		_, err := p.Handshake()
 		require.NoError(t, err)
-		require.NoError(t, p.ReadClient())
-		require.NoError(t, p.Shutdown(true))
+		_, err = p.Read(ossltest.ClientSide, 1)
+		require.NoError(t, err)
+		require.NoError(t, p.Shutdown(ossltest.ClientSide))
 	}
 	cs := server.CallbackStats()
 	assert.Equal(t, int64(5), cs.NewCalls)
@@ -458,7 +459,8 @@ func TestFreeByForeignOwnerSkipsRemoves(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, w.LoadCertificatePEM(testCert(t).CertPEM, testCert(t).KeyPEM))
 			require.NoError(t, w.SetSessionIDContext([]byte("test")))
-			require.NoError(t, w.SetNoTicket(true))
+			_, err = w.SetOptions(ossl.OptionNoTicket)
+			require.NoError(t, err)
 			mem := store.NewMemory(store.MemoryOptions{})
 			require.NoError(t, w.SetSessionStore(ossl.StoreConfig{Store: mem}))
 			client := newClient(t, tls12)

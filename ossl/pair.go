@@ -8,6 +8,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"time"
 	"unsafe"
@@ -198,28 +199,97 @@ func sideOutcome(s osslhooks.PairState, e int) string {
 	return "still waiting"
 }
 
-func (p *pair) Read(client bool) (bool, error) {
-	var data bool
+// side returns one side's SSL and its time counter; the caller holds both.
+func (p *pair) side(client bool, cp, sp *C.SSL) (*C.SSL, *C.int64_t) {
+	if client {
+		return cp, &p.clientNS
+	}
+	return sp, &p.serverNS
+}
+
+func (p *pair) Step(client bool) (osslhooks.PairState, error) {
+	state := osslhooks.Running
 	var err error
 	if !p.both(func(cp, sp *C.SSL) {
-		ssl, ns := sp, &p.serverNS
-		if client {
-			ssl, ns = cp, &p.clientNS
+		ssl, ns := p.side(client, cp, sp)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		C.ERR_clear_error()
+		var st, e C.int
+		C.go_pair_step(ssl, &st, &e, ns)
+		state = pairState(st)
+		if st < 0 {
+			err = drainErrors("SSL_do_handshake", sideName[client]+": "+sslErrorName(e))
 		}
+	}) {
+		return state, ErrClosed
+	}
+	return state, err
+}
+
+func (p *pair) Read(client bool, max int) ([]byte, error) {
+	if max <= 0 {
+		max = 1
+	}
+	buf := make([]byte, max)
+	var n C.size_t
+	var err error
+	if !p.both(func(cp, sp *C.SSL) {
+		ssl, ns := p.side(client, cp, sp)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		C.ERR_clear_error()
 		var e C.int
-		switch C.go_pair_read(ssl, &e, ns) {
-		case 1:
-			data = true
-		case -1:
-			err = drainErrors("SSL_read", sideName[client]+": "+sslErrorName(e))
+		if C.go_pair_read(ssl, unsafe.Pointer(&buf[0]), C.size_t(max), &n, &e, ns) < 0 {
+			if e == C.SSL_ERROR_ZERO_RETURN {
+				err = io.EOF
+			} else {
+				err = drainErrors("SSL_read", sideName[client]+": "+sslErrorName(e))
+			}
 		}
 	}) {
-		return false, ErrClosed
+		return nil, ErrClosed
 	}
-	return data, err
+	if n == 0 {
+		return nil, err
+	}
+	return buf[:n], err
+}
+
+func (p *pair) Write(client bool, b []byte) (int, error) {
+	var n C.size_t
+	var err error
+	if !p.both(func(cp, sp *C.SSL) {
+		ssl, ns := p.side(client, cp, sp)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		C.ERR_clear_error()
+		var e C.int
+		buf := b
+		if len(buf) == 0 {
+			buf = []byte{0} // a zero-length write still needs a buffer
+		}
+		switch C.go_pair_write(ssl, unsafe.Pointer(&buf[0]), C.size_t(len(b)), &n, &e, ns) {
+		case 0:
+			err = osslhooks.ErrWouldBlock
+		case -1:
+			err = drainErrors("SSL_write", sideName[client]+": "+sslErrorName(e))
+		}
+	}) {
+		return 0, ErrClosed
+	}
+	return int(n), err
+}
+
+func (p *pair) HoldWrites(client bool, on bool) error {
+	var err error
+	if !p.both(func(cp, sp *C.SSL) {
+		ssl, _ := p.side(client, cp, sp)
+		err = onThread("SSL_set0_wbio", func() bool { return C.go_pair_hold_writes(ssl, b2i(on)) == 1 })
+	}) {
+		return ErrClosed
+	}
+	return err
 }
 
 func (p *pair) Shutdown(clientFirst bool) error {

@@ -4,6 +4,7 @@
 // side has finished or failed.
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include "shim.h"
 
 static int64_t go_now_ns(void) {
@@ -51,18 +52,79 @@ uint64_t go_pair_traffic(SSL *a, SSL *b) {
 	       BIO_number_written(SSL_get_wbio(b)) + BIO_number_read(SSL_get_rbio(b));
 }
 
-// go_pair_read reads what arrived after the handshake (TLS 1.3 tickets, an
-// alert): 1 application data, 0 nothing left to read, -1 failure or the
-// peer's close_notify (SSL_ERROR_ZERO_RETURN in *ssl_error).
-int go_pair_read(SSL *ssl, int *ssl_error, int64_t *ns) {
-	unsigned char buf[256];
+// go_pair_read reads up to n bytes (SSL_read_ex), processing what came
+// before them (TLS 1.3 tickets, alerts): 1 data (*got bytes), 0 nothing
+// left to read, -1 failure or the peer's close_notify (SSL_ERROR_ZERO_RETURN
+// in *ssl_error).
+int go_pair_read(SSL *ssl, void *buf, size_t n, size_t *got, int *ssl_error, int64_t *ns) {
 	int64_t t0 = go_now_ns();
-	int rc = SSL_read(ssl, buf, sizeof(buf));
+	int rc = SSL_read_ex(ssl, buf, n, got);
 	*ns += go_now_ns() - t0;
-	if (rc > 0)
+	if (rc == 1)
 		return 1;
 	*ssl_error = SSL_get_error(ssl, rc);
 	return *ssl_error == SSL_ERROR_WANT_READ ? 0 : -1;
+}
+
+// go_pair_write writes n bytes (SSL_write_ex; n may be 0, which drives
+// pending work such as queued tickets): 1 written, 0 the write would
+// block, -1 failure.
+int go_pair_write(SSL *ssl, const void *buf, size_t n, size_t *put, int *ssl_error, int64_t *ns) {
+	int64_t t0 = go_now_ns();
+	int rc = SSL_write_ex(ssl, buf, n, put);
+	*ns += go_now_ns() - t0;
+	if (rc == 1)
+		return 1;
+	*ssl_error = SSL_get_error(ssl, rc);
+	return *ssl_error == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+// A BIO whose every write asks to be retried: set as an SSL's write BIO,
+// it holds back what the SSL sends, as a full socket buffer would.
+static BIO_METHOD *go_retry_method;
+static pthread_once_t go_retry_once = PTHREAD_ONCE_INIT;
+
+static int go_retry_write(BIO *b, const char *in, int n) {
+	BIO_clear_retry_flags(b);
+	BIO_set_retry_write(b);
+	return -1;
+}
+
+static long go_retry_ctrl(BIO *b, int cmd, long num, void *ptr) {
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int go_retry_create(BIO *b) {
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void go_retry_init(void) {
+	go_retry_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "osslcache write retry");
+	if (go_retry_method != NULL) {
+		BIO_meth_set_write(go_retry_method, go_retry_write);
+		BIO_meth_set_ctrl(go_retry_method, go_retry_ctrl);
+		BIO_meth_set_create(go_retry_method, go_retry_create);
+	}
+}
+
+// go_pair_hold_writes swaps the SSL's write BIO for one that asks every
+// write to be retried (on), or back to the pair's end, which is also the
+// SSL's read BIO (off).
+int go_pair_hold_writes(SSL *ssl, int on) {
+	BIO *b;
+	if (on) {
+		pthread_once(&go_retry_once, go_retry_init);
+		if (go_retry_method == NULL || (b = BIO_new(go_retry_method)) == NULL)
+			return 0;
+		SSL_set0_wbio(ssl, b);
+		return 1;
+	}
+	b = SSL_get_rbio(ssl);
+	if (b == NULL || SSL_get_wbio(ssl) == b || !BIO_up_ref(b))
+		return SSL_get_wbio(ssl) == b;
+	SSL_set0_wbio(ssl, b);
+	return 1;
 }
 
 // go_pair_shutdown runs a clean bidirectional close_notify exchange that

@@ -328,6 +328,92 @@ func (s *Session) Marshal() ([]byte, error) {
 	return out, err
 }
 
+// NewSession makes an empty, private session (SSL_SESSION_new(3)), for
+// tests and tools that build one field by field (SetID, SetTime,
+// SetTimeout).
+//
+// See https://docs.openssl.org/master/man3/SSL_SESSION_new/.
+func NewSession() (*Session, error) {
+	var p *C.SSL_SESSION
+	if err := onThread("SSL_SESSION_new", func() bool {
+		p = C.SSL_SESSION_new()
+		return p != nil
+	}); err != nil {
+		return nil, err
+	}
+	return newSession(p, false), nil
+}
+
+// Hostname returns the server name the session was made for
+// (SSL_SESSION_get0_hostname(3)): the one a TLS 1.2 server acknowledged,
+// or a client sent; "" for none.
+//
+// See https://docs.openssl.org/master/man3/SSL_SESSION_get0_hostname/.
+func (s *Session) Hostname() string {
+	var h string
+	s.read(func(p *C.SSL_SESSION) {
+		if n := C.go_session_hostname(p); n != nil {
+			h = C.GoString(n)
+		}
+	})
+	return h
+}
+
+// HasTicket reports whether the session holds a ticket, on a client
+// (SSL_SESSION_has_ticket(3)).
+//
+// See https://docs.openssl.org/master/man3/SSL_SESSION_has_ticket/.
+func (s *Session) HasTicket() bool {
+	ok := false
+	s.read(func(p *C.SSL_SESSION) { ok = C.go_session_has_ticket(p) == 1 })
+	return ok
+}
+
+// TicketLifetimeHint returns the lifetime the server gave the ticket
+// (SSL_SESSION_get_ticket_lifetime_hint(3)), to the second.
+//
+// See https://docs.openssl.org/master/man3/SSL_SESSION_has_ticket/.
+func (s *Session) TicketLifetimeHint() time.Duration {
+	var d int64
+	s.read(func(p *C.SSL_SESSION) { d = int64(C.go_session_ticket_lifetime_hint(p)) })
+	return secondsToDuration(d)
+}
+
+// TicketAppData returns the application data sealed into the session's
+// ticket (SSL_SESSION_get0_ticket_appdata(3)), or nil.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_session_ticket_cb/.
+func (s *Session) TicketAppData() []byte {
+	var b []byte
+	s.read(func(p *C.SSL_SESSION) {
+		var n C.size_t
+		if d := C.go_session_ticket_appdata(p, &n); d != nil && n > 0 {
+			b = C.GoBytes(unsafe.Pointer(d), C.int(n))
+		}
+	})
+	return b
+}
+
+// MaxEarlyData returns the early data the session allows
+// (SSL_SESSION_get_max_early_data(3)).
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_max_early_data/.
+func (s *Session) MaxEarlyData() uint32 {
+	var n uint32
+	s.read(func(p *C.SSL_SESSION) { n = uint32(C.go_session_max_early_data(p)) })
+	return n
+}
+
+// SetMaxEarlyData sets the early data a private session allows
+// (SSL_SESSION_set_max_early_data(3)), for a PSK that sends it.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_max_early_data/.
+func (s *Session) SetMaxEarlyData(n uint32) error {
+	return s.write("SSL_SESSION_set_max_early_data", true, func(p *C.SSL_SESSION) bool {
+		return C.go_session_set_max_early_data(p, C.uint32_t(n)) == 1
+	})
+}
+
 // UnmarshalSession decodes a DER session (d2i_SSL_SESSION(3)) into a new,
 // private Session. Empty, oversized (over MaxSessionDERSize), malformed or
 // trailing bytes are an error.

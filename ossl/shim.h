@@ -11,6 +11,8 @@
 //   errors_cgo.c     the per-thread error queue
 //   conn_cgo.c       the BIO pair behind Conn, the net.Conn type
 //   pair_cgo.c       the in-memory handshake driver of ossltest
+//   tickets_cgo.c    session ticket callbacks, per-connection tickets
+//   psk_cgo.c        TLS 1.3 external PSK callbacks
 //
 // Shims exist for OpenSSL macros cgo cannot call and for the differences
 // between OpenSSL 1.1.1 and 3.x; functions cgo can call are called directly.
@@ -93,7 +95,6 @@ int go_ssl_set_max_proto(SSL *ssl, int v);
 uint64_t go_ctx_set_options(SSL_CTX *ctx, uint64_t op);
 uint64_t go_ctx_clear_options(SSL_CTX *ctx, uint64_t op);
 uint64_t go_ctx_get_options(SSL_CTX *ctx);
-uint64_t go_op_no_ticket(void);
 int go_ctx_use_cert_key_pem(SSL_CTX *ctx, const char *cert, int cert_len, const char *key, int key_len);
 int go_ctx_add_trusted_pem(SSL_CTX *ctx, const char *pem, int len);
 int go_set_tlsext_host_name(SSL *ssl, const char *name);
@@ -105,6 +106,34 @@ extern int go_ctx_ticket_idx;
 void go_ticket_ring_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp);
 int go_ctx_set_ticket_keys(SSL_CTX *ctx, const unsigned char *keys, int n);
 int go_ctx_ticket_key_count(SSL_CTX *ctx);
+int go_ctx_hold_ticket_sealing(SSL_CTX *ctx, int on);
+
+// ---- tickets_cgo.c ----
+
+int go_ctx_set_ticket_callbacks(SSL_CTX *ctx, int on);
+int go_ssl_set_ticket_appdata(SSL *s, const unsigned char *data, int len);
+const unsigned char *go_session_ticket_appdata(SSL_SESSION *s, size_t *len);
+const char *go_session_hostname(const SSL_SESSION *s);
+unsigned long go_session_ticket_lifetime_hint(const SSL_SESSION *s);
+int go_session_has_ticket(const SSL_SESSION *s);
+uint32_t go_session_max_early_data(const SSL_SESSION *s);
+int go_session_set_max_early_data(SSL_SESSION *s, uint32_t n);
+int go_ssl_set_num_tickets(SSL *s, size_t n);
+size_t go_ssl_get_num_tickets(SSL *s);
+int go_ssl_new_session_ticket(SSL *s);
+int go_ctx_set_max_early_data(SSL_CTX *ctx, uint32_t n);
+uint32_t go_ctx_get_max_early_data(SSL_CTX *ctx);
+int go_ssl_set_max_early_data(SSL *s, uint32_t n);
+void go_ssl_set_post_handshake_auth(SSL *s, int on);
+int go_ssl_verify_client_post_handshake(SSL *s);
+void go_ssl_set_verify(SSL *s, int mode);
+
+// ---- psk_cgo.c ----
+
+int go_ssl_keep_psk_identity(SSL *s, const unsigned char *id, size_t len, const unsigned char **out);
+void go_ctx_set_psk_use_callback(SSL_CTX *ctx, int on);
+void go_ctx_set_psk_find_callback(SSL_CTX *ctx, int on);
+SSL_SESSION *go_new_psk_session(SSL_CTX *ctx, const unsigned char *secret, size_t len, uint16_t suite);
 
 // ---- conn_cgo.c ----
 
@@ -139,7 +168,9 @@ int go_conn_peer_chain(SSL *ssl, int i, unsigned char **der);
 int go_pair_attach(SSL *client, SSL *server);
 int go_pair_step(SSL *ssl, int *state, int *error, int64_t *ns);
 uint64_t go_pair_traffic(SSL *a, SSL *b);
-int go_pair_read(SSL *ssl, int *ssl_error, int64_t *ns);
+int go_pair_read(SSL *ssl, void *buf, size_t n, size_t *got, int *ssl_error, int64_t *ns);
+int go_pair_write(SSL *ssl, const void *buf, size_t n, size_t *put, int *ssl_error, int64_t *ns);
+int go_pair_hold_writes(SSL *ssl, int on);
 int go_pair_shutdown(SSL *first, SSL *second, int *failed, int *ssl_error, int64_t *first_ns, int64_t *second_ns);
 
 #endif

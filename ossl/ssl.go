@@ -232,3 +232,42 @@ func (s *SSL) SetMinVersion(v Version) error {
 func (s *SSL) SetMaxVersion(v Version) error {
 	return s.do("SSL_set_max_proto_version", func(p *C.SSL) bool { return C.go_ssl_set_max_proto(p, C.int(v)) == 1 })
 }
+
+// SetVerify sets the connection's peer verification (SSL_set_verify(3)),
+// with no verification callback.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_verify/.
+func (s *SSL) SetVerify(m VerifyMode) error {
+	return s.do("SSL_set_verify", func(p *C.SSL) bool {
+		C.go_ssl_set_verify(p, C.int(m))
+		return true
+	})
+}
+
+// SetPostHandshakeAuth lets a TLS 1.3 client answer a server's request for
+// a certificate after the handshake (SSL_set_post_handshake_auth(3)).
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_verify/.
+func (s *SSL) SetPostHandshakeAuth(on bool) error {
+	return s.do("SSL_set_post_handshake_auth", func(p *C.SSL) bool {
+		C.go_ssl_set_post_handshake_auth(p, b2i(on))
+		return true
+	})
+}
+
+// VerifyClientPostHandshake asks the TLS 1.3 client of an established
+// connection for its certificate (SSL_verify_client_post_handshake(3));
+// the request goes out with the next handshake call or write.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_verify/.
+func (s *SSL) VerifyClientPostHandshake() error {
+	return s.do("SSL_verify_client_post_handshake", func(p *C.SSL) bool { return C.go_ssl_verify_client_post_handshake(p) == 1 })
+}
+
+// Clear resets the object for a new connection with the same settings
+// (SSL_clear(3)); a client keeps its session to offer it again.
+//
+// See https://docs.openssl.org/master/man3/SSL_clear/.
+func (s *SSL) Clear() error {
+	return s.do("SSL_clear", func(p *C.SSL) bool { return C.SSL_clear(p) == 1 })
+}

@@ -172,8 +172,10 @@ func setupCtx(ctx *ossl.Ctx, cfg Config) (*openedStore, error) {
 	if _, err := ctx.SetSessionCacheMode(cfg.CacheMode); err != nil {
 		return nil, err
 	}
-	if err := ctx.SetNoTicket(cfg.NoTicket); err != nil {
-		return nil, err
+	if cfg.NoTicket {
+		if _, err := ctx.SetOptions(ossl.OptionNoTicket); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.TicketKeys != nil {
 		if err := ctx.SetTicketKeys(cfg.TicketKeys...); err != nil {

@@ -7,6 +7,7 @@
 package osslhooks
 
 import (
+	"errors"
 	"time"
 	"unsafe"
 )
@@ -30,14 +31,27 @@ type HandshakeResult struct {
 	Err error
 }
 
+// ErrWouldBlock is returned by Pair.Write when the write cannot complete
+// now (SSL_ERROR_WANT_WRITE): the side's writes are held.
+var ErrWouldBlock = errors.New("ossl: the write would block (SSL_ERROR_WANT_WRITE)")
+
 // Pair is a live in-memory connection between a client and a server SSL
 // object of package ossl, joined by a BIO pair (BIO_new_bio_pair(3)).
 type Pair interface {
 	// Handshake drives both sides until each has finished or failed.
 	Handshake() HandshakeResult
-	// Read reads on one side what arrived after the handshake (TLS 1.3
-	// tickets, alerts): true when application data came.
-	Read(client bool) (bool, error)
+	// Step makes one SSL_do_handshake call on one side.
+	Step(client bool) (PairState, error)
+	// Read reads up to max bytes on one side (SSL_read_ex), processing
+	// what came first (TLS 1.3 tickets, alerts): nil, nil when nothing is
+	// left to read; io.EOF after the peer's close_notify.
+	Read(client bool, max int) ([]byte, error)
+	// Write writes b on one side (SSL_write_ex; b may be empty);
+	// ErrWouldBlock while the side's writes are held.
+	Write(client bool, b []byte) (int, error)
+	// HoldWrites makes every write of one side ask to be retried (on),
+	// as a full socket would, or lets them through again.
+	HoldWrites(client bool, on bool) error
 	// Shutdown runs a clean close_notify exchange started by one side.
 	Shutdown(clientFirst bool) error
 	// Timing is the time spent inside each side's libssl calls.

@@ -118,7 +118,7 @@ func NewServerCtx(cert *Certificate, o ServerOptions) (*ossl.Ctx, error) {
 	}
 	err = ctx.LoadCertificatePEM(cert.CertPEM, cert.KeyPEM)
 	if err == nil && o.NoTicket {
-		err = ctx.SetNoTicket(true)
+		_, err = ctx.SetOptions(ossl.OptionNoTicket)
 	}
 	if err == nil && o.SessionIDContext != nil {
 		err = ctx.SetSessionIDContext(o.SessionIDContext)

@@ -1,7 +1,6 @@
 package ossltest
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -73,27 +72,50 @@ func (p *Pair) Handshake() (HandshakeResult, error) {
 	return r, r.Err
 }
 
-// ReadClient lets the client read what the server sent after the
-// handshake: TLS 1.3 tickets (which reach the client's new-session
-// callback), or an alert. Application data is an error here.
-func (p *Pair) ReadClient() error { return p.read(true) }
+// Side names one side of a Pair.
+type Side bool
 
-// ReadServer lets the server read what the client sent after the
-// handshake.
-func (p *Pair) ReadServer() error { return p.read(false) }
+// The two sides.
+const (
+	ClientSide Side = true
+	ServerSide Side = false
+)
 
-func (p *Pair) read(client bool) error {
-	data, err := p.p.Read(client)
-	if err == nil && data {
-		err = errors.New("ossltest: unexpected application data")
+// String returns "client" or "server".
+func (s Side) String() string {
+	if s == ClientSide {
+		return "client"
 	}
-	return err
+	return "server"
 }
 
-// Shutdown runs a clean bidirectional close_notify exchange started by the
-// client (clientFirst) or the server, so that both sessions stay
-// resumable.
-func (p *Pair) Shutdown(clientFirst bool) error { return p.p.Shutdown(clientFirst) }
+// ErrWouldBlock is returned by Write while the side's writes are held.
+var ErrWouldBlock = osslhooks.ErrWouldBlock
+
+// Step makes one handshake call (SSL_do_handshake(3)) on one side: to
+// drive a single flight, or to send what an established connection queued
+// (SSL.NewSessionTicket, SSL.VerifyClientPostHandshake).
+func (p *Pair) Step(s Side) (SideState, error) { return p.p.Step(bool(s)) }
+
+// Read reads up to max bytes of application data on one side
+// (SSL_read_ex(3)), processing what came before them: TLS 1.3 tickets
+// (which reach the client's new-session callback), post-handshake
+// messages, alerts. It returns nil, nil when nothing is left to read, and
+// io.EOF after the peer's close_notify.
+func (p *Pair) Read(s Side, max int) ([]byte, error) { return p.p.Read(bool(s), max) }
+
+// Write writes b on one side (SSL_write_ex(3)); an empty b drives what the
+// side has queued, such as tickets. It returns ErrWouldBlock while the
+// side's writes are held.
+func (p *Pair) Write(s Side, b []byte) (int, error) { return p.p.Write(bool(s), b) }
+
+// HoldWrites makes every write of one side ask to be retried (on), as a
+// full socket buffer would, or lets them through again (off).
+func (p *Pair) HoldWrites(s Side, on bool) error { return p.p.HoldWrites(bool(s), on) }
+
+// Shutdown runs a clean bidirectional close_notify exchange that first
+// starts, so that both sessions stay resumable.
+func (p *Pair) Shutdown(first Side) error { return p.p.Shutdown(bool(first)) }
 
 // Timing is the time spent inside each side's libssl calls so far.
 func (p *Pair) Timing() (client, server time.Duration) { return p.p.Timing() }
@@ -174,10 +196,10 @@ func Handshake(client, server *ossl.Ctx, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ossltest: %w", err)
 	}
-	if err := p.ReadClient(); err != nil {
-		return nil, fmt.Errorf("ossltest: reading after the handshake: %w", err)
+	if data, err := p.Read(ClientSide, 256); err != nil || data != nil {
+		return nil, fmt.Errorf("ossltest: reading after the handshake: %d bytes of application data, %v", len(data), err)
 	}
-	if err := p.Shutdown(true); err != nil {
+	if err := p.Shutdown(ClientSide); err != nil {
 		return nil, fmt.Errorf("ossltest: %w", err)
 	}
 	res.ClientTime, res.ServerTime = p.Timing()

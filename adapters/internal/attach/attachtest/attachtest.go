@@ -84,7 +84,12 @@ func CheckResumption(t *testing.T, c *ossl.Ctx, addr string, errs <-chan error, 
 	require.NoError(t, c.SetSessionIDContext([]byte("adapter-test")))
 	_, err := c.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
 	require.NoError(t, err)
-	require.NoError(t, c.SetNoTicket(v.NoTicket))
+	if v.NoTicket {
+		_, err = c.SetOptions(ossl.OptionNoTicket)
+	} else {
+		_, err = c.ClearOptions(ossl.OptionNoTicket)
+	}
+	require.NoError(t, err)
 	mem := store.NewMemory(store.MemoryOptions{})
 	t.Cleanup(mem.Close)
 	require.NoError(t, c.SetSessionStore(ossl.StoreConfig{Store: mem}))
