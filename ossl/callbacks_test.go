@@ -306,7 +306,7 @@ func TestPutAndDeleteFailuresAreCounted(t *testing.T) {
 			del: func(context.Context, []byte) error { return errors.New("delete fails") },
 		},
 		LookupTimeout: time.Minute, // the store answers; no scheduling delay may turn that into a timeout
-		OnEvent: func(e ossl.Event) { mu.Lock(); events = append(events, e); mu.Unlock() },
+		OnEvent:       func(e ossl.Event) { mu.Lock(); events = append(events, e); mu.Unlock() },
 	}))
 	r := handshake(t, client, server, ossltest.Options{})
 	removed, err := server.RemoveSession(r.ServerSession)
