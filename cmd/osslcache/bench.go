@@ -13,10 +13,6 @@ import (
 	"github.com/osslcache/osslcache/ossl/ossltest"
 )
 
-func init() {
-	commands["bench"] = command{"compare resumed handshakes through the internal cache and Go stores", runBench}
-}
-
 func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)

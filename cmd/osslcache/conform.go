@@ -15,10 +15,6 @@ import (
 	"github.com/osslcache/osslcache/ossl"
 )
 
-func init() {
-	commands["conform"] = command{"check every claim of SSL_CTX_set_session_cache_mode(3) against the linked libssl", runConform}
-}
-
 // conformOptions are the flags of "osslcache conform".
 type conformOptions struct {
 	jsonFile, mdFile, expectFile, writeExpect string

@@ -13,14 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/osslcache/osslcache/internal/load"
 	"github.com/osslcache/osslcache/ossl"
-	"github.com/osslcache/osslcache/proxy"
 )
-
-func init() {
-	commands["load"] = command{"bounded TLS handshake load on a loopback server (e.g. serve): handshakes/s, share resumed", runLoad}
-	commands["echo"] = command{"plaintext TCP echo server, an upstream for serve in load runs", runEcho}
-}
 
 const loadUsage = `usage: osslcache load -addr HOST:PORT [flags]
 
@@ -39,7 +34,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, loadUsage)
 		fs.PrintDefaults()
 	}
-	var cfg proxy.LoadConfig
+	var cfg load.Config
 	fs.StringVar(&cfg.Addr, "addr", "", "`host:port` of the TLS server, on loopback (required)")
 	fs.StringVar(&cfg.ServerName, "server-name", "localhost", "SNI `name`, checked against the certificate with -ca")
 	ca := fs.String("ca", "", "PEM `file` of the CA to verify the server with (empty: no verification)")
@@ -68,20 +63,20 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	if cfg.Addr == "" {
 		return usageErr("-addr is required")
 	}
-	if err := proxy.CheckLoopback(cfg.Addr); err != nil {
+	if err := load.CheckLoopback(cfg.Addr); err != nil {
 		return usageErr("-addr: %v", err)
 	}
 	var err error
 	if cfg.Version, err = parseVersion(*version); err != nil {
 		return usageErr("-tls: %v", err)
 	}
-	switch cfg.Client = proxy.LoadClient(*client); cfg.Client {
-	case proxy.LoadClientGo, proxy.LoadClientOssl:
+	switch cfg.Client = load.Client(*client); cfg.Client {
+	case load.ClientGo, load.ClientOssl:
 	default:
 		return usageErr("-client must be go or ossl")
 	}
-	if cfg.Conns <= 0 || cfg.Conns > proxy.MaxLoadConns {
-		return usageErr("-conns must be 1 to %d", proxy.MaxLoadConns)
+	if cfg.Conns <= 0 || cfg.Conns > load.MaxConns {
+		return usageErr("-conns must be 1 to %d", load.MaxConns)
 	}
 	if cfg.Concurrency <= 0 || cfg.Concurrency > 1024 {
 		return usageErr("-concurrency must be 1 to 1024")
@@ -99,7 +94,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := proxy.Load(ctx, cfg)
+	res, err := load.Run(ctx, cfg)
 	if err != nil && res.Conns == 0 {
 		fmt.Fprintln(stderr, "osslcache load:", err)
 		return 1

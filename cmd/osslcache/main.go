@@ -6,32 +6,31 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 )
 
 type command struct {
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) int
+	name, summary string
+	run           func(args []string, stdout, stderr io.Writer) int
 }
 
-// commands maps each subcommand to its implementation; each lives in its
-// own file and registers itself here from init.
-var commands = map[string]command{}
-
-func init() {
-	commands["demo"] = command{"print the linked OpenSSL version and resume a session in memory", runDemo}
+// commands are the subcommands, in the order usage lists them; each is
+// implemented in a file of its own (echo beside load).
+var commands = []command{
+	{"demo", "print the linked OpenSSL version and resume a session in memory", runDemo},
+	{"conform", "check every claim of SSL_CTX_set_session_cache_mode(3) against the linked libssl", runConform},
+	{"bench", "compare resumed handshakes through the internal cache and Go stores", runBench},
+	{"redis-bench", "resumed handshakes/s and lookup latency: internal cache, in-process store, Redis", runRedisBench},
+	{"soak", "run a long mixed handshake load and check memory stays flat", runSoak},
+	{"serve", "TLS-terminating TCP proxy whose session cache is shared (memory or Redis)", runServe},
+	{"load", "bounded TLS handshake load on a loopback server (e.g. serve): handshakes/s, share resumed", runLoad},
+	{"echo", "plaintext TCP echo server, an upstream for serve in load runs", runEcho},
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: osslcache <command> [flags]")
 	fmt.Fprintln(w, "\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'osslcache <command> -h' for a command's flags.")
 }
@@ -49,11 +48,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "osslcache: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
 	}
-	return c.run(args[1:], stdout, stderr)
+	fmt.Fprintf(stderr, "osslcache: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return 2
 }

@@ -17,10 +17,6 @@ import (
 	"github.com/osslcache/osslcache/store/redisstore/resumebench"
 )
 
-func init() {
-	commands["redis-bench"] = command{"resumed handshakes/s and lookup latency: internal cache, in-process store, Redis", runRedisBench}
-}
-
 func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("redis-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -19,10 +19,6 @@ import (
 	"github.com/osslcache/osslcache/proxy"
 )
 
-func init() {
-	commands["serve"] = command{"TLS-terminating TCP proxy whose session cache is shared (memory or Redis)", runServe}
-}
-
 // serveOptions are serve's flags beyond the proxy's configuration.
 type serveOptions struct {
 	listen, metrics string

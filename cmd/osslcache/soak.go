@@ -9,10 +9,6 @@ import (
 	"github.com/osslcache/osslcache/ossl"
 )
 
-func init() {
-	commands["soak"] = command{"run a long mixed handshake load and check memory stays flat", runSoak}
-}
-
 func runSoak(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
 	fs.SetOutput(stderr)
