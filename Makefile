@@ -1,6 +1,8 @@
 # osslcache: Go bindings of libssl's session cache, and a conformance suite.
 # `make conform` is the main job, `make test` the tests; both install what
-# is missing first (scripts/setup.sh).
+# is missing first (scripts/setup.sh: compiler, libssl headers, Redis). The
+# Docker targets (conformance-matrix, adapters) also need debootstrap and a
+# Docker engine (scripts/setup-matrix.sh), which nothing else does.
 
 SHELL        := /bin/bash
 .SHELLFLAGS  := -o pipefail -ec
@@ -12,10 +14,15 @@ PKGS     := ./...
 FUZZTIME ?= 20s
 SOAK_N   ?= 1000000
 
-.PHONY: setup conform test vet leakcheck fuzz soak bench redis-bench adapters conformance-matrix ci clean
+.PHONY: setup setup-matrix conform test vet leakcheck fuzz soak bench redis-bench adapters conformance-matrix ci clean
 
+## setup: what building and testing needs (gcc, libssl headers, Redis)
 setup:
 	@bash scripts/setup.sh
+
+## setup-matrix: what the Docker targets need besides (debootstrap, Docker)
+setup-matrix: setup
+	@bash scripts/setup-matrix.sh
 
 ## conform: run the conformance suite against the linked libssl (main job)
 conform: setup
@@ -70,14 +77,14 @@ redis-bench: setup
 
 ## adapters: the libp2p/go-openssl adapter on the machine's libssl, and the
 ## spacemonkeygo/openssl one (OpenSSL 1.1.x only) in the 1.1.1 image
-adapters: setup
+adapters: setup-matrix
 	cd adapters/libp2p && $(GO) test -race -count=1 ./...
 	cd adapters/spacemonkey && $(GO) mod download
 	bash docker/build-test.sh 1.1.1
 	bash docker/run-conformance.sh 1.1.1 out/adapters 'cd adapters/spacemonkey && go test -count=1 -v ./... 2>&1 | grep -E "^(---|ok|FAIL|PASS)|OpenSSL"; exit $${PIPESTATUS[0]}'
 
 ## conformance-matrix: the suite in Docker for each OpenSSL release line
-conformance-matrix: setup
+conformance-matrix: setup-matrix
 	bash docker/matrix.sh $(VERSIONS)
 
 ci:

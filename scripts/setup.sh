@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what building and testing osslcache needs on Debian, skipping
-# whatever is already there: gcc, pkg-config, the libssl headers, Redis
-# (for the store tests) and debootstrap (for the Docker matrix).
+# Installs what building and testing osslcache needs on Debian (make test,
+# conform, bench, ...), skipping whatever is already there: gcc,
+# pkg-config, the libssl headers, Redis (for the store tests) and the
+# openssl CLI (for the serve tests). The Docker matrix needs more:
+# scripts/setup-matrix.sh.
 set -euo pipefail
 
 need=()
@@ -9,7 +11,6 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists libssl libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if ((${#need[@]})); then
