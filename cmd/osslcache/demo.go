@@ -32,15 +32,16 @@ func demo(w io.Writer, mode ossl.CacheMode) error {
 		return err
 	}
 	for _, v := range []struct {
-		name     string
-		version  ossl.Version
-		noTicket bool
+		name string
+		ossltest.Variant
 	}{
-		{"TLS 1.2, session IDs", ossl.VersionTLS12, true},
-		{"TLS 1.3, stateful tickets", ossl.VersionTLS13, true},
-		{"TLS 1.3, stateless tickets", ossl.VersionTLS13, false},
+		{"TLS 1.2, session IDs", ossltest.TLS12},
+		{"TLS 1.3, stateful tickets", ossltest.TLS13Stateful},
+		{"TLS 1.3, stateless tickets", ossltest.TLS13},
 	} {
-		server, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: v.version, NoTicket: v.noTicket, SessionIDContext: []byte("demo")})
+		so := v.ServerOptions()
+		so.SessionIDContext = []byte("demo")
+		server, err := ossltest.NewServerCtx(cert, so)
 		if err != nil {
 			return err
 		}
@@ -48,7 +49,9 @@ func demo(w io.Writer, mode ossl.CacheMode) error {
 		if _, err := server.SetSessionCacheMode(mode); err != nil {
 			return err
 		}
-		client, err := ossltest.NewClientCtx(cert, ossltest.ClientOptions{Version: v.version, VerifyServer: true})
+		co := v.ClientOptions()
+		co.VerifyServer = true
+		client, err := ossltest.NewClientCtx(cert, co)
 		if err != nil {
 			return err
 		}

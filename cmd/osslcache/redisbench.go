@@ -33,12 +33,12 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var version ossl.Version
+	var variant ossltest.Variant
 	switch *tlsVersion {
 	case "1.2":
-		version = ossl.VersionTLS12
+		variant = ossltest.TLS12
 	case "1.3":
-		version = ossl.VersionTLS13
+		variant = ossltest.TLS13Stateful
 	default:
 		fmt.Fprintf(stderr, "osslcache redis-bench: -tls %q: want 1.2 or 1.3\n", *tlsVersion)
 		return 2
@@ -52,7 +52,7 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "osslcache redis-bench:", err)
 		return 1
 	}
-	cfg := resumebench.Config{Cert: cert, Version: version, Handshakes: *n, Clients: *clients, Warmup: 20}
+	cfg := resumebench.Config{Cert: cert, Variant: variant, Handshakes: *n, Clients: *clients, Warmup: 20}
 	redisInfo := ""
 	var results []resumebench.Result
 	for _, name := range strings.Split(*stores, ",") {
@@ -108,7 +108,7 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	}
 
 	kind := "TLS 1.2, session IDs"
-	if version == ossl.VersionTLS13 {
+	if variant == ossltest.TLS13Stateful {
 		kind = "TLS 1.3, stateful tickets"
 	}
 	fmt.Fprintf(stdout, "%s, %s; %s; %d clients; %d resumed handshakes per store", ossl.OpenSSLVersion(), goVersion(), kind, *clients, *n)
