@@ -2,7 +2,7 @@
 # `make conform` is the main job, `make test` the tests; both install what
 # is missing first (scripts/setup.sh: compiler, libssl headers, Redis). The
 # Docker targets (conformance-matrix, adapters) also need debootstrap and a
-# Docker engine (scripts/setup-matrix.sh), which nothing else does.
+# Docker engine (scripts/setup.sh matrix), which nothing else does.
 
 SHELL        := /bin/bash
 .SHELLFLAGS  := -o pipefail -ec
@@ -21,8 +21,8 @@ setup:
 	@bash scripts/setup.sh
 
 ## setup-matrix: what the Docker targets need besides (debootstrap, Docker)
-setup-matrix: setup
-	@bash scripts/setup-matrix.sh
+setup-matrix:
+	@bash scripts/setup.sh matrix
 
 ## conform: run the conformance suite against the linked libssl (main job)
 conform: setup

@@ -7,21 +7,13 @@ import (
 
 	"github.com/osslcache/osslcache/adapters/internal/attach/attachtest"
 	"github.com/osslcache/osslcache/adapters/libp2p"
-	"github.com/osslcache/osslcache/ossl"
 )
 
 // TestAdapter runs the adapters' shared tests (attachtest) against the
 // library: Attach finds its SSL_CTX, and its own server resumes through an
 // osslcache store.
 func TestAdapter(t *testing.T) {
-	attachtest.Run(t, attachtest.Library[*openssl.Ctx]{
-		NewCtx:      openssl.NewCtx,
-		Attach:      libp2p.Attach,
-		Zero:        &openssl.Ctx{},
-		NewListener: openssl.NewListener,
-		SetSessionCacheMode: func(c *openssl.Ctx, m ossl.CacheMode) ossl.CacheMode {
-			return ossl.CacheMode(c.SetSessionCacheMode(openssl.SessionCacheModes(m)))
-		},
-		SetNoTicket: func(c *openssl.Ctx) { c.SetOptions(openssl.NoTicket) },
+	attachtest.Run(t, attachtest.Library[*openssl.Ctx, openssl.SessionCacheModes, openssl.Options]{
+		NewCtx: openssl.NewCtx, Attach: libp2p.Attach, NewListener: openssl.NewListener, NoTicket: openssl.NoTicket,
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,48 +24,42 @@ import (
 	"github.com/osslcache/osslcache/store"
 )
 
-// Ctx is what the tests call on a library's context directly: methods that
-// both libraries' *openssl.Ctx have with these signatures.
-type Ctx interface {
+// Ctx is what the tests call on a library's context (*openssl.Ctx): methods
+// that both libraries have with these signatures, M and O being the
+// library's own SessionCacheModes and Options.
+type Ctx[M, O ~int] interface {
 	SetTimeout(time.Duration) time.Duration
 	GetTimeout() time.Duration
 	SessGetCacheSize() int
+	SetSessionCacheMode(M) M
+	SetOptions(O) O
 }
 
-// Library is what the tests need of one binding beyond Ctx: its
-// constructors and the calls whose types are the library's own.
-type Library[C Ctx] struct {
-	// NewCtx is the library's constructor (openssl.NewCtx).
-	NewCtx func() (C, error)
-	// Attach is the adapter's Attach.
-	Attach func(C) (*ossl.Ctx, error)
-	// Zero is a context the library's constructor did not make, which
-	// Attach must refuse (&openssl.Ctx{}).
-	Zero C
-	// NewListener is the library's TLS listener (openssl.NewListener).
+// Library is one binding: its constructor (openssl.NewCtx), the adapter's
+// Attach, its TLS listener (openssl.NewListener) and its NoTicket option.
+type Library[C Ctx[M, O], M, O ~int] struct {
+	NewCtx      func() (C, error)
+	Attach      func(C) (*ossl.Ctx, error)
 	NewListener func(inner net.Listener, ctx C) net.Listener
-	// SetSessionCacheMode calls the library's SetSessionCacheMode with
-	// mode and returns the previous mode.
-	SetSessionCacheMode func(ctx C, mode ossl.CacheMode) ossl.CacheMode
-	// SetNoTicket sets the library's NoTicket option.
-	SetNoTicket func(ctx C)
+	NoTicket    O
 }
 
 // Run runs every test of an adapter against its library.
-func Run[C Ctx](t *testing.T, lib Library[C]) {
+func Run[C Ctx[M, O], M, O ~int](t *testing.T, lib Library[C, M, O]) {
 	t.Logf("linked: %s", ossl.OpenSSLVersion())
 	t.Run("Attach finds the library's SSL_CTX", func(t *testing.T) { testFindsCtx(t, lib) })
 	t.Run("Attach refuses what is not a context", func(t *testing.T) {
 		var none C
 		_, err := lib.Attach(none)
 		assert.ErrorIs(t, err, attach.ErrNotFound, "nil")
-		_, err = lib.Attach(lib.Zero)
+		zero := reflect.New(reflect.TypeFor[C]().Elem()).Interface().(C)
+		_, err = lib.Attach(zero)
 		assert.ErrorIs(t, err, attach.ErrNotFound, "a zero context holds no SSL_CTX")
 	})
 	t.Run("resumption through the library's server", func(t *testing.T) { testResumption(t, lib) })
 }
 
-func newAttached[C Ctx](t *testing.T, lib Library[C]) (C, *ossl.Ctx) {
+func newAttached[C Ctx[M, O], M, O ~int](t *testing.T, lib Library[C, M, O]) (C, *ossl.Ctx) {
 	t.Helper()
 	lctx, err := lib.NewCtx()
 	require.NoError(t, err)
@@ -76,7 +71,7 @@ func newAttached[C Ctx](t *testing.T, lib Library[C]) (C, *ossl.Ctx) {
 
 // testFindsCtx sets values through the library and reads them back through
 // the attached context, and the other way round.
-func testFindsCtx[C Ctx](t *testing.T, lib Library[C]) {
+func testFindsCtx[C Ctx[M, O], M, O ~int](t *testing.T, lib Library[C, M, O]) {
 	lctx, c := newAttached(t, lib)
 	tests := []struct {
 		name  string
@@ -87,11 +82,11 @@ func testFindsCtx[C Ctx](t *testing.T, lib Library[C]) {
 			assert.Equal(t, 4321*time.Second, c.Timeout())
 		}},
 		{"library SetSessionCacheMode -> ossl SessionCacheMode", func() {
-			lib.SetSessionCacheMode(lctx, ossl.CacheServer|ossl.CacheNoInternalStore)
+			lctx.SetSessionCacheMode(M(ossl.CacheServer | ossl.CacheNoInternalStore))
 		}, func(t *testing.T) {
 			assert.Equal(t, ossl.CacheServer|ossl.CacheNoInternalStore, c.SessionCacheMode())
 		}},
-		{"library NoTicket -> ossl NoTicket", func() { lib.SetNoTicket(lctx) }, func(t *testing.T) {
+		{"library NoTicket -> ossl NoTicket", func() { lctx.SetOptions(lib.NoTicket) }, func(t *testing.T) {
 			assert.True(t, c.NoTicket())
 		}},
 		{"ossl SetTimeout -> library GetTimeout", func() {
@@ -102,7 +97,7 @@ func testFindsCtx[C Ctx](t *testing.T, lib Library[C]) {
 			_, err := c.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
 			require.NoError(t, err)
 		}, func(t *testing.T) {
-			assert.Equal(t, ossl.CacheServer|ossl.CacheNoInternal, lib.SetSessionCacheMode(lctx, ossl.CacheServer))
+			assert.Equal(t, M(ossl.CacheServer|ossl.CacheNoInternal), lctx.SetSessionCacheMode(M(ossl.CacheServer)))
 		}},
 	}
 	for _, tt := range tests {
@@ -140,7 +135,7 @@ var variants = []variant{
 // testResumption serves real connections with the library's own listener
 // and handshake on a loopback socket; the certificate is loaded, and the
 // session cache installed, through the attached context.
-func testResumption[C Ctx](t *testing.T, lib Library[C]) {
+func testResumption[C Ctx[M, O], M, O ~int](t *testing.T, lib Library[C, M, O]) {
 	cert, err := ossltest.NewCertificate("localhost")
 	require.NoError(t, err)
 	lctx, c := newAttached(t, lib)
