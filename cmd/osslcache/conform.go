@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,8 +22,7 @@ type conformOptions struct {
 }
 
 func conformFlags(stderr io.Writer) (*flag.FlagSet, *conformOptions, *string) {
-	fs := flag.NewFlagSet("conform", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("conform", "", stderr)
 	o := &conformOptions{}
 	var run string
 	fs.StringVar(&o.jsonFile, "json", "", "also write the report as JSON to `FILE`")
@@ -55,16 +53,8 @@ flags:
 
 func runConform(args []string, stdout, stderr io.Writer) int {
 	fs, o, run := conformFlags(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "osslcache conform: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	var match func(string) bool
 	if *run != "" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -10,12 +9,11 @@ import (
 )
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", "", stderr)
 	mode := ossl.CacheServer
 	fs.Var(&mode, "cache-mode", "server cache mode, e.g. SERVER or SERVER|NO_AUTO_CLEAR")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if err := demo(stdout, mode); err != nil {
 		fmt.Fprintln(stderr, "osslcache demo:", err)

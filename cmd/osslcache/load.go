@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -28,12 +26,7 @@ flags:
 `
 
 func runLoad(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, loadUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("load", loadUsage, stderr)
 	var cfg load.Config
 	fs.StringVar(&cfg.Addr, "addr", "", "`host:port` of the TLS server, on loopback (required)")
 	fs.StringVar(&cfg.ServerName, "server-name", "localhost", "SNI `name`, checked against the certificate with -ca")
@@ -46,19 +39,13 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "bound on each connection")
 	markdown := fs.Bool("md", false, "also print a Markdown table row")
 	label := fs.String("label", "", "store label for the Markdown row (e.g. memory, redis)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "osslcache load: "+format+"\n\n", a...)
 		fs.Usage()
 		return 2
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected arguments %q", fs.Args())
 	}
 	if cfg.Addr == "" {
 		return usageErr("-addr is required")
@@ -124,19 +111,10 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 // runEcho serves a plaintext echo on -listen until SIGTERM or SIGINT: each
 // connection gets back what it sends, and a half-close when it half-closes.
 func runEcho(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("echo", "", stderr)
 	listen := fs.String("listen", "127.0.0.1:9000", "`address` to listen on")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "osslcache echo: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {

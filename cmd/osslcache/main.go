@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +26,38 @@ var commands = []command{
 	{"serve", "TLS-terminating TCP proxy whose session cache is shared (memory or Redis)", runServe},
 	{"load", "bounded TLS handshake load on a loopback server (e.g. serve): handshakes/s, share resumed", runLoad},
 	{"echo", "plaintext TCP echo server, an upstream for serve in load runs", runEcho},
+}
+
+// newFlags returns the flag set of command name, printing to stderr; a
+// usage text, if not empty, comes before the flags' defaults.
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if usage != "" {
+		fs.Usage = func() {
+			fmt.Fprint(stderr, usage)
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses a command's flags; commands take no arguments besides.
+// ok is false when the command must exit with code: 0 after -h, 2 after a
+// bad flag or an argument (with the usage).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	case err != nil:
+		return 2, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(fs.Output(), "osslcache %s: unexpected arguments %q\n\n", fs.Name(), fs.Args())
+		fs.Usage()
+		return 2, false
+	}
+	return 0, true
 }
 
 func usage(w io.Writer) {

@@ -43,3 +43,27 @@ func TestUsageListsEveryCommandOnce(t *testing.T) {
 	}
 	assert.Len(t, seen, 8)
 }
+
+// TestEveryCommandParsesAlike: -h exits 0 with the flags, a stray argument
+// and an unknown flag exit 2, for every command.
+func TestEveryCommandParsesAlike(t *testing.T) {
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			tests := []struct {
+				args []string
+				code int
+				want string
+			}{
+				{[]string{"-h"}, 0, "-"},
+				{[]string{"stray"}, 2, `osslcache ` + c.name + `: unexpected arguments ["stray"]`},
+				{[]string{"-no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
+			}
+			for _, tt := range tests {
+				var stdout, stderr bytes.Buffer
+				assert.Equal(t, tt.code, c.run(tt.args, &stdout, &stderr), "%v: %s", tt.args, stderr.String())
+				assert.Contains(t, stderr.String(), tt.want, "%v", tt.args)
+				assert.Empty(t, stdout.String(), "%v", tt.args)
+			}
+		})
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,8 +17,7 @@ import (
 )
 
 func runRedisBench(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("redis-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("redis-bench", "", stderr)
 	addr := fs.String("addr", redisstore.DefaultAddr, "Redis host:port")
 	password := fs.String("password", os.Getenv("OSSLCACHE_REDIS_PASSWORD"), "Redis password (default $OSSLCACHE_REDIS_PASSWORD)")
 	n := fs.Int("n", 20000, "resumed handshakes to time per store")
@@ -30,8 +28,8 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", ossl.DefaultLookupTimeout, "lookup timeout")
 	prefix := fs.String("prefix", "osslcache-bench", "Redis key prefix (keys expire with the sessions)")
 	markdown := fs.Bool("markdown", false, "print a Markdown table")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	var variant ossltest.Variant
 	switch *tlsVersion {
