@@ -20,9 +20,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if *n <= 0 || *rounds <= 0 {
-		fmt.Fprintln(stderr, "osslcache bench: -n and -rounds must be positive")
-		fs.Usage()
-		return 2
+		return usageError(fs)("-n and -rounds must be positive")
 	}
 	cert, err := ossltest.NewCertificate()
 	if err != nil {

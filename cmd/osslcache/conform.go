@@ -60,9 +60,7 @@ func runConform(args []string, stdout, stderr io.Writer) int {
 	if *run != "" {
 		re, err := regexp.Compile(*run)
 		if err != nil {
-			fmt.Fprintf(stderr, "osslcache conform: -run: %v\n", err)
-			fs.Usage()
-			return 2
+			return usageError(fs)("-run: %v", err)
 		}
 		match = re.MatchString
 		if !conformAnyClaim(match) {

@@ -42,11 +42,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "osslcache load: "+format+"\n\n", a...)
-		fs.Usage()
-		return 2
-	}
+	usageErr := usageError(fs)
 	if cfg.Addr == "" {
 		return usageErr("-addr is required")
 	}

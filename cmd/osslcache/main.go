@@ -42,6 +42,16 @@ func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// usageError returns the function a command reports a bad flag value
+// with: the message, then the usage; it returns exit code 2.
+func usageError(fs *flag.FlagSet) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(fs.Output(), "osslcache %s: %s\n\n", fs.Name(), fmt.Sprintf(format, a...))
+		fs.Usage()
+		return 2
+	}
+}
+
 // parseFlags parses a command's flags; commands take no arguments besides.
 // ok is false when the command must exit with code: 0 after -h, 2 after a
 // bad flag or an argument (with the usage).
@@ -53,9 +63,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	case err != nil:
 		return 2, false
 	case fs.NArg() > 0:
-		fmt.Fprintf(fs.Output(), "osslcache %s: unexpected arguments %q\n\n", fs.Name(), fs.Args())
-		fs.Usage()
-		return 2, false
+		return usageError(fs)("unexpected arguments %q", fs.Args()), false
 	}
 	return 0, true
 }

@@ -67,11 +67,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "osslcache serve: "+format+"\n\n", a...)
-		fs.Usage()
-		return 2
-	}
+	usageErr := usageError(fs)
 	if cfg.Upstream == "" || cfg.CertFile == "" || cfg.KeyFile == "" {
 		return usageErr("-upstream, -cert and -key are required")
 	}

@@ -19,9 +19,7 @@ func runSoak(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if *n <= 0 || *workers <= 0 || *samples <= 1 || *faultRate < 0 || *faultRate > 0.2 {
-		fmt.Fprintln(stderr, "osslcache soak: -n, -workers must be positive, -samples > 1, 0 <= -fault-rate <= 0.2")
-		fs.Usage()
-		return 2
+		return usageError(fs)("-n, -workers must be positive, -samples > 1, 0 <= -fault-rate <= 0.2")
 	}
 	fmt.Fprintf(stdout, "%s; %d handshakes, %d workers, fault rate %.3f per kind\n%s\n", ossl.OpenSSLVersion(), *n, *workers, *faultRate, soak.Header)
 	res, err := soak.Run(soak.Config{Handshakes: *n, Workers: *workers, Samples: *samples, FaultRate: *faultRate}, func(s soak.Sample) {
