@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/osslcache/osslcache/ossl"
-	"github.com/osslcache/osslcache/ossl/ossltest"
 )
 
 // ---- client-stores ----
@@ -76,7 +75,7 @@ type clientDefaultObs struct {
 
 func checkClientNotDefault(p *probe) verdict {
 	s := p.server(ossl.CacheServer)
-	c, rec := p.clientWith(ossltest.ClientOptions{Version: p.v.Version, VerifyServer: true})
+	c, rec := p.clientWith(optsVerifying(p.v))
 	m := c.SessionCacheMode()
 	p.hs(c, s, nil)
 	return decideClientNotDefault(clientDefaultObs{m, storeCount{p.sessions(c), rec.calls()}})

@@ -67,7 +67,8 @@ func verifyingClients() serverOpt {
 // server makes a server context for the variant with the suite's session id
 // context, in cache mode m.
 func (p *probe) server(m ossl.CacheMode, opts ...serverOpt) *ossl.Ctx {
-	o := ossltest.ServerOptions{Version: p.v.Version, NoTicket: p.v.NoTicket, SessionIDContext: sidCtx}
+	o := p.v.ServerOptions()
+	o.SessionIDContext = sidCtx
 	for _, f := range opts {
 		f(&o)
 	}
@@ -82,7 +83,7 @@ func (p *probe) server(m ossl.CacheMode, opts ...serverOpt) *ossl.Ctx {
 // recording ClientSessionCache (which never offers anything) so that the
 // client's new-session callback calls are counted.
 func (p *probe) client(m ossl.CacheMode) (*ossl.Ctx, *clientRecorder) {
-	ctx, rec := p.clientWith(ossltest.ClientOptions{Version: p.v.Version, VerifyServer: true})
+	ctx, rec := p.clientWith(optsVerifying(p.v))
 	p.mode(ctx, m)
 	return ctx, rec
 }
@@ -311,8 +312,17 @@ func logString(l []string) string {
 // zeroTime makes FlushSessions remove every session.
 var zeroTime time.Time
 
-// optsPresenting is a client that presents the certificate (for servers
-// that verify peers).
+// optsVerifying is the variant's client, verifying the server.
+func optsVerifying(v Variant) ossltest.ClientOptions {
+	o := v.ClientOptions()
+	o.VerifyServer = true
+	return o
+}
+
+// optsPresenting is a client that also presents the certificate (for
+// servers that verify peers).
 func optsPresenting(v Variant) ossltest.ClientOptions {
-	return ossltest.ClientOptions{Version: v.Version, PresentCertificate: true, VerifyServer: true}
+	o := optsVerifying(v)
+	o.PresentCertificate = true
+	return o
 }

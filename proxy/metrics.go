@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -33,11 +34,8 @@ type metrics struct {
 
 func newMetrics(s *Server) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		accepted: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "connections_total",
-			Help: "Client connections accepted.",
-		}),
+		reg:      prometheus.NewRegistry(),
+		accepted: proxyCounter("connections_total", "Client connections accepted."),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "active_connections",
 			Help: "Client connections being served.",
@@ -51,27 +49,20 @@ func newMetrics(s *Server) *metrics {
 			Help:    "Time from accept to the end of the TLS handshake.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"resumed"}),
-		handshakeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "handshake_errors_total",
-			Help: "TLS handshakes that failed or timed out.",
-		}),
-		upstreamErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "upstream_dial_errors_total",
-			Help: "Connections to the upstream that failed.",
-		}),
-		bytesIn: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "client_bytes_total",
-			Help: "Plaintext bytes relayed from clients to the upstream.",
-		}),
-		bytesOut: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "upstream_bytes_total",
-			Help: "Plaintext bytes relayed from the upstream to clients.",
-		}),
+		handshakeErrors: proxyCounter("handshake_errors_total", "TLS handshakes that failed or timed out."),
+		upstreamErrors:  proxyCounter("upstream_dial_errors_total", "Connections to the upstream that failed."),
+		bytesIn:         proxyCounter("client_bytes_total", "Plaintext bytes relayed from clients to the upstream."),
+		bytesOut:        proxyCounter("upstream_bytes_total", "Plaintext bytes relayed from the upstream to clients."),
 	}
 	m.reg.MustRegister(m.accepted, m.active, m.handshakes, m.handshakeTime, m.handshakeErrors,
 		m.upstreamErrors, m.bytesIn, m.bytesOut, &cacheCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// proxyCounter is one of the proxy's own counters.
+func proxyCounter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: MetricsNamespace, Subsystem: "proxy", Name: name, Help: help})
 }
 
 func (m *metrics) handshake(v ossl.Version, resumed bool, d time.Duration) {
@@ -89,81 +80,92 @@ func (s *Server) MetricsHandler() http.Handler {
 // Registry returns the registry MetricsHandler serves, to add metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.m.reg }
 
-// statMetric is one counter or gauge read from a stats struct.
-type statMetric[T any] struct {
-	desc  *prometheus.Desc
-	kind  prometheus.ValueType
-	value func(T) float64
+// statMetric is one counter or gauge read at each scrape from a field of
+// the stats struct of its subsystem: session_cache reads ossl.Stats,
+// callback ossl.CallbackStats, redis redisstore.Stats.
+type statMetric struct {
+	subsystem, field, name string
+	kind                   prometheus.ValueType
+	help                   string
 }
 
-func counter[T any](subsystem, name, help string, v func(T) int64) statMetric[T] {
-	return statMetric[T]{
-		desc:  prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, subsystem, name+"_total"), help, nil, nil),
-		kind:  prometheus.CounterValue,
-		value: func(t T) float64 { return float64(v(t)) },
+const (
+	counter = prometheus.CounterValue
+	gauge   = prometheus.GaugeValue
+)
+
+// statMetrics are the metrics read from stats structs; counters' names get
+// _total. The fields are SSL_CTX_sess_number(3) and the SSL_CTX_sess_*
+// counters, what the session callbacks did, and the Redis store's counts.
+var statMetrics = []statMetric{
+	{"session_cache", "Sessions", "sessions", gauge, "Sessions in libssl's internal cache (SSL_CTX_sess_number)."},
+	{"session_cache", "Accept", "accept", counter, "Server handshakes started (SSL_CTX_sess_accept)."},
+	{"session_cache", "AcceptGood", "accept_good", counter, "Server handshakes completed (SSL_CTX_sess_accept_good)."},
+	{"session_cache", "AcceptRenegotiate", "accept_renegotiate", counter, "Server renegotiations started (SSL_CTX_sess_accept_renegotiate)."},
+	{"session_cache", "Connect", "connect", counter, "Client handshakes started (SSL_CTX_sess_connect)."},
+	{"session_cache", "ConnectGood", "connect_good", counter, "Client handshakes completed (SSL_CTX_sess_connect_good)."},
+	{"session_cache", "ConnectRenegotiate", "connect_renegotiate", counter, "Client renegotiations started (SSL_CTX_sess_connect_renegotiate)."},
+	{"session_cache", "Hits", "hits", counter, "Sessions resumed, from the internal cache or the store (SSL_CTX_sess_hits)."},
+	{"session_cache", "CallbackHits", "callback_hits", counter, "Sessions found by the get callback, i.e. the store (SSL_CTX_sess_cb_hits)."},
+	{"session_cache", "Misses", "misses", counter, "Proposed sessions not found (SSL_CTX_sess_misses)."},
+	{"session_cache", "Timeouts", "timeouts", counter, "Proposed sessions found but expired (SSL_CTX_sess_timeouts)."},
+	{"session_cache", "CacheFull", "cache_full", counter, "Sessions evicted because the internal cache was full (SSL_CTX_sess_cache_full)."},
+	{"callback", "NewCalls", "new_calls", counter, "New-session callbacks on the server."},
+	{"callback", "Stored", "stored", counter, "Sessions the store accepted."},
+	{"callback", "StoreErrors", "store_errors", counter, "Store Put errors."},
+	{"callback", "GetCalls", "get_calls", counter, "Get-session callbacks (lookups in the store)."},
+	{"callback", "GetHits", "get_hits", counter, "Sessions the store returned and libssl was handed."},
+	{"callback", "GetMisses", "get_misses", counter, "Lookups the store had nothing for."},
+	{"callback", "GetErrors", "get_errors", counter, "Store Get errors."},
+	{"callback", "Timeouts", "timeouts", counter, "Store calls abandoned at the lookup timeout."},
+	{"callback", "Rejected", "rejected", counter, "Sessions from the store refused (wrong ID, expired, other id context, not resumable)."},
+	{"callback", "RemoveCalls", "remove_calls", counter, "Remove-session callbacks."},
+	{"callback", "RemoveErrors", "remove_errors", counter, "Store Delete errors."},
+	{"callback", "RemoveSkipped", "remove_skipped", counter, "Removes not forwarded because the context was being freed."},
+	{"callback", "ClientPuts", "client_puts", counter, "Client sessions handed to a ClientSessionCache."},
+	{"callback", "Panics", "panics", counter, "Panics recovered in store code."},
+	{"redis", "Gets", "gets", counter, "Lookups in Redis."},
+	{"redis", "Hits", "hits", counter, "Lookups that found a session and opened it."},
+	{"redis", "Misses", "misses", counter, "Lookups of absent keys."},
+	{"redis", "Puts", "puts", counter, "Sessions written."},
+	{"redis", "Expired", "expired", counter, "Sessions not written because they had expired."},
+	{"redis", "Deletes", "deletes", counter, "Sessions deleted."},
+	{"redis", "Sealed", "sealed", counter, "Sessions sealed (AES-256-GCM) on write."},
+	{"redis", "Opened", "opened", counter, "Sealed sessions opened on lookup."},
+	{"redis", "PlaintextWritten", "plaintext_written", counter, "Sessions written unsealed."},
+	{"redis", "PlaintextRead", "plaintext_read", counter, "Unsealed sessions accepted on lookup."},
+	{"redis", "OpenFailures", "open_failures", counter, "Stored values that did not open (tampered, foreign, unknown key); each is a miss."},
+	{"redis", "RedisErrors", "errors", counter, "Failed Redis commands, timeouts included."},
+	{"redis", "Timeouts", "timeouts", counter, "Redis commands that timed out."},
+	{"redis", "Conns", "connections", gauge, "Connections in the Redis pool."},
+	{"redis", "IdleConns", "idle_connections", gauge, "Idle connections in the Redis pool."},
+}
+
+// statTypes are the stats struct each subsystem reads.
+var statTypes = map[string]reflect.Type{
+	"session_cache": reflect.TypeFor[ossl.Stats](),
+	"callback":      reflect.TypeFor[ossl.CallbackStats](),
+	"redis":         reflect.TypeFor[redisstore.Stats](),
+}
+
+// statDescs are the descriptions of statMetrics, index for index. A field
+// that is not an integer of its struct panics here, when the package
+// loads.
+var statDescs = func() []*prometheus.Desc {
+	ds := make([]*prometheus.Desc, len(statMetrics))
+	for i, m := range statMetrics {
+		f, ok := statTypes[m.subsystem].FieldByName(m.field)
+		if !ok || !f.Type.ConvertibleTo(reflect.TypeFor[float64]()) {
+			panic("proxy: no integer field " + m.field + " in the stats of " + m.subsystem)
+		}
+		name := m.name
+		if m.kind == counter {
+			name += "_total"
+		}
+		ds[i] = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, m.subsystem, name), m.help, nil, nil)
 	}
-}
-
-func gauge[T any](subsystem, name, help string, v func(T) float64) statMetric[T] {
-	return statMetric[T]{
-		desc:  prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, subsystem, name), help, nil, nil),
-		kind:  prometheus.GaugeValue,
-		value: v,
-	}
-}
-
-// sslStats are SSL_CTX_sess_number(3) and the SSL_CTX_sess_* counters.
-var sslStats = []statMetric[ossl.Stats]{
-	gauge("session_cache", "sessions", "Sessions in libssl's internal cache (SSL_CTX_sess_number).", func(s ossl.Stats) float64 { return float64(s.Sessions) }),
-	counter("session_cache", "accept", "Server handshakes started (SSL_CTX_sess_accept).", func(s ossl.Stats) int64 { return s.Accept }),
-	counter("session_cache", "accept_good", "Server handshakes completed (SSL_CTX_sess_accept_good).", func(s ossl.Stats) int64 { return s.AcceptGood }),
-	counter("session_cache", "accept_renegotiate", "Server renegotiations started (SSL_CTX_sess_accept_renegotiate).", func(s ossl.Stats) int64 { return s.AcceptRenegotiate }),
-	counter("session_cache", "connect", "Client handshakes started (SSL_CTX_sess_connect).", func(s ossl.Stats) int64 { return s.Connect }),
-	counter("session_cache", "connect_good", "Client handshakes completed (SSL_CTX_sess_connect_good).", func(s ossl.Stats) int64 { return s.ConnectGood }),
-	counter("session_cache", "connect_renegotiate", "Client renegotiations started (SSL_CTX_sess_connect_renegotiate).", func(s ossl.Stats) int64 { return s.ConnectRenegotiate }),
-	counter("session_cache", "hits", "Sessions resumed, from the internal cache or the store (SSL_CTX_sess_hits).", func(s ossl.Stats) int64 { return s.Hits }),
-	counter("session_cache", "callback_hits", "Sessions found by the get callback, i.e. the store (SSL_CTX_sess_cb_hits).", func(s ossl.Stats) int64 { return s.CallbackHits }),
-	counter("session_cache", "misses", "Proposed sessions not found (SSL_CTX_sess_misses).", func(s ossl.Stats) int64 { return s.Misses }),
-	counter("session_cache", "timeouts", "Proposed sessions found but expired (SSL_CTX_sess_timeouts).", func(s ossl.Stats) int64 { return s.Timeouts }),
-	counter("session_cache", "cache_full", "Sessions evicted because the internal cache was full (SSL_CTX_sess_cache_full).", func(s ossl.Stats) int64 { return s.CacheFull }),
-}
-
-// callbackStats are ossl.CallbackStats: what the session callbacks did.
-var callbackStats = []statMetric[ossl.CallbackStats]{
-	counter("callback", "new_calls", "New-session callbacks on the server.", func(s ossl.CallbackStats) int64 { return s.NewCalls }),
-	counter("callback", "stored", "Sessions the store accepted.", func(s ossl.CallbackStats) int64 { return s.Stored }),
-	counter("callback", "store_errors", "Store Put errors.", func(s ossl.CallbackStats) int64 { return s.StoreErrors }),
-	counter("callback", "get_calls", "Get-session callbacks (lookups in the store).", func(s ossl.CallbackStats) int64 { return s.GetCalls }),
-	counter("callback", "get_hits", "Sessions the store returned and libssl was handed.", func(s ossl.CallbackStats) int64 { return s.GetHits }),
-	counter("callback", "get_misses", "Lookups the store had nothing for.", func(s ossl.CallbackStats) int64 { return s.GetMisses }),
-	counter("callback", "get_errors", "Store Get errors.", func(s ossl.CallbackStats) int64 { return s.GetErrors }),
-	counter("callback", "timeouts", "Store calls abandoned at the lookup timeout.", func(s ossl.CallbackStats) int64 { return s.Timeouts }),
-	counter("callback", "rejected", "Sessions from the store refused (wrong ID, expired, other id context, not resumable).", func(s ossl.CallbackStats) int64 { return s.Rejected }),
-	counter("callback", "remove_calls", "Remove-session callbacks.", func(s ossl.CallbackStats) int64 { return s.RemoveCalls }),
-	counter("callback", "remove_errors", "Store Delete errors.", func(s ossl.CallbackStats) int64 { return s.RemoveErrors }),
-	counter("callback", "remove_skipped", "Removes not forwarded because the context was being freed.", func(s ossl.CallbackStats) int64 { return s.RemoveSkipped }),
-	counter("callback", "client_puts", "Client sessions handed to a ClientSessionCache.", func(s ossl.CallbackStats) int64 { return s.ClientPuts }),
-	counter("callback", "panics", "Panics recovered in store code.", func(s ossl.CallbackStats) int64 { return s.Panics }),
-}
-
-// redisStats are redisstore.Stats.
-var redisStats = []statMetric[redisstore.Stats]{
-	counter("redis", "gets", "Lookups in Redis.", func(s redisstore.Stats) int64 { return s.Gets }),
-	counter("redis", "hits", "Lookups that found a session and opened it.", func(s redisstore.Stats) int64 { return s.Hits }),
-	counter("redis", "misses", "Lookups of absent keys.", func(s redisstore.Stats) int64 { return s.Misses }),
-	counter("redis", "puts", "Sessions written.", func(s redisstore.Stats) int64 { return s.Puts }),
-	counter("redis", "expired", "Sessions not written because they had expired.", func(s redisstore.Stats) int64 { return s.Expired }),
-	counter("redis", "deletes", "Sessions deleted.", func(s redisstore.Stats) int64 { return s.Deletes }),
-	counter("redis", "sealed", "Sessions sealed (AES-256-GCM) on write.", func(s redisstore.Stats) int64 { return s.Sealed }),
-	counter("redis", "opened", "Sealed sessions opened on lookup.", func(s redisstore.Stats) int64 { return s.Opened }),
-	counter("redis", "plaintext_written", "Sessions written unsealed.", func(s redisstore.Stats) int64 { return s.PlaintextWritten }),
-	counter("redis", "plaintext_read", "Unsealed sessions accepted on lookup.", func(s redisstore.Stats) int64 { return s.PlaintextRead }),
-	counter("redis", "open_failures", "Stored values that did not open (tampered, foreign, unknown key); each is a miss.", func(s redisstore.Stats) int64 { return s.OpenFailures }),
-	counter("redis", "errors", "Failed Redis commands, timeouts included.", func(s redisstore.Stats) int64 { return s.RedisErrors }),
-	counter("redis", "timeouts", "Redis commands that timed out.", func(s redisstore.Stats) int64 { return s.Timeouts }),
-	gauge("redis", "connections", "Connections in the Redis pool.", func(s redisstore.Stats) float64 { return float64(s.Conns) }),
-	gauge("redis", "idle_connections", "Idle connections in the Redis pool.", func(s redisstore.Stats) float64 { return float64(s.IdleConns) }),
-}
+	return ds
+}()
 
 var memorySessions = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "memory", "sessions"),
 	"Sessions held by the in-process store.", nil, nil)
@@ -173,15 +175,9 @@ var memorySessions = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace,
 type cacheCollector struct{ s *Server }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, m := range sslStats {
-		ch <- m.desc
-	}
-	for _, m := range callbackStats {
-		ch <- m.desc
-	}
-	if c.s.store.redis != nil {
-		for _, m := range redisStats {
-			ch <- m.desc
+	for i, m := range statMetrics {
+		if m.subsystem != "redis" || c.s.store.redis != nil {
+			ch <- statDescs[i]
 		}
 	}
 	if c.s.store.memory != nil {
@@ -190,18 +186,23 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	emit(ch, sslStats, c.s.ctx.Stats())
-	emit(ch, callbackStats, c.s.ctx.CallbackStats())
+	emit(ch, "session_cache", c.s.ctx.Stats())
+	emit(ch, "callback", c.s.ctx.CallbackStats())
 	if r := c.s.store.redis; r != nil {
-		emit(ch, redisStats, r.Stats())
+		emit(ch, "redis", r.Stats())
 	}
 	if m := c.s.store.memory; m != nil {
 		ch <- prometheus.MustNewConstMetric(memorySessions, prometheus.GaugeValue, float64(m.Len()))
 	}
 }
 
-func emit[T any](ch chan<- prometheus.Metric, ms []statMetric[T], v T) {
-	for _, m := range ms {
-		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(v))
+// emit sends the metrics of subsystem, read from the fields of stats (a
+// struct of integers).
+func emit(ch chan<- prometheus.Metric, subsystem string, stats any) {
+	v := reflect.ValueOf(stats)
+	for i, m := range statMetrics {
+		if m.subsystem == subsystem {
+			ch <- prometheus.MustNewConstMetric(statDescs[i], m.kind, v.FieldByName(m.field).Convert(reflect.TypeFor[float64]()).Float())
+		}
 	}
 }

@@ -1,11 +1,9 @@
 package proxy_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -83,58 +81,26 @@ func startProxy(t testing.TB, cfg proxy.Config) (*proxy.Server, string, *testuti
 }
 
 func goTLSConfig(t testing.TB, v ossl.Version, cache tls.ClientSessionCache) *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(testCert(t).cert.Leaf)
-	tv := uint16(tls.VersionTLS13)
-	if v == ossl.VersionTLS12 {
-		tv = tls.VersionTLS12
-	}
-	return &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tv, MaxVersion: tv, ClientSessionCache: cache}
+	cfg := testCert(t).cert.GoClientConfig(v)
+	cfg.ClientSessionCache = cache
+	return cfg
 }
+
+// line is what each session sends through the proxy and back.
+const line = "hello through the proxy"
 
 // goSession connects with crypto/tls, echoes a line through the proxy,
 // half-closes, reads to the end and reports whether it resumed.
 func goSession(t testing.TB, addr string, cfg *tls.Config) bool {
 	t.Helper()
-	raw, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	require.NoError(t, raw.SetDeadline(time.Now().Add(testDeadline)))
-	c := tls.Client(raw, cfg)
-	defer c.Close()
-	require.NoError(t, c.Handshake())
-	echoLine(t, c)
-	require.NoError(t, c.CloseWrite())
-	rest, err := io.ReadAll(c)
-	require.NoError(t, err, "the proxy ends with close_notify")
-	assert.Empty(t, rest)
-	return c.ConnectionState().DidResume
-}
-
-func echoLine(t testing.TB, c io.ReadWriter) {
-	t.Helper()
-	_, err := io.WriteString(c, "hello through the proxy\n")
-	require.NoError(t, err)
-	line, err := bufio.NewReader(c).ReadString('\n')
-	require.NoError(t, err)
-	assert.Equal(t, "hello through the proxy\n", line)
+	return testutil.GoSession(t, addr, cfg, line)
 }
 
 // osslSession does the same with an ossl client, which can resume TLS 1.2
 // by session ID.
 func osslSession(t testing.TB, addr string, client *ossl.Ctx) bool {
 	t.Helper()
-	raw, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	require.NoError(t, raw.SetDeadline(time.Now().Add(testDeadline)))
-	c, err := ossl.Client(raw, client, ossl.ClientConfig{ServerName: "localhost", CacheKey: addr})
-	require.NoError(t, err)
-	defer c.Close()
-	require.NoError(t, c.Handshake())
-	echoLine(t, c)
-	require.NoError(t, c.CloseWrite())
-	_, err = io.ReadAll(c)
-	require.NoError(t, err)
-	return c.ConnectionState().DidResume
+	return testutil.OsslSession(t, addr, client, ossl.ClientConfig{ServerName: "localhost", CacheKey: addr}, line)
 }
 
 func osslClient(t testing.TB, v ossl.Version) *ossl.Ctx {
@@ -238,8 +204,8 @@ func TestProxyMetrics(t *testing.T) {
 		`osslcache_proxy_handshakes_total{resumed="false",version="TLSv1.3"}`: 1,
 		`osslcache_proxy_handshakes_total{resumed="true",version="TLSv1.3"}`:  1,
 		`osslcache_proxy_handshake_seconds_count{resumed="true"}`:             1,
-		"osslcache_proxy_client_bytes_total":                                  2 * float64(len("hello through the proxy\n")),
-		"osslcache_proxy_upstream_bytes_total":                                2 * float64(len("hello through the proxy\n")),
+		"osslcache_proxy_client_bytes_total":                                  2 * float64(len(line+"\n")),
+		"osslcache_proxy_upstream_bytes_total":                                2 * float64(len(line+"\n")),
 		"osslcache_proxy_upstream_dial_errors_total":                          0,
 		`osslcache_session_cache_connect_total`:                               0,
 		`osslcache_callback_panics_total`:                                     0,
@@ -283,12 +249,7 @@ func TestProxyUpstreamDown(t *testing.T) {
 	l.Close() // nothing listens there now
 	spec, _ := proxy.ParseStoreSpec("memory")
 	srv, addr, logs := startProxy(t, proxy.Config{Upstream: dead, Store: spec})
-	raw, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	require.NoError(t, raw.SetDeadline(time.Now().Add(testDeadline)))
-	c := tls.Client(raw, goTLSConfig(t, ossl.VersionTLS13, nil))
-	defer c.Close()
-	require.NoError(t, c.Handshake(), "TLS completes before the upstream is dialed")
+	c := testutil.DialGo(t, addr, goTLSConfig(t, ossl.VersionTLS13, nil)) // TLS completes before the upstream is dialed
 	_, err = io.ReadAll(c)
 	require.NoError(t, err, "then the proxy closes cleanly")
 	srv.StopAccepting()
@@ -299,12 +260,8 @@ func TestProxyUpstreamDown(t *testing.T) {
 func TestProxyHandshakeFailureIsLogged(t *testing.T) {
 	spec, _ := proxy.ParseStoreSpec("memory")
 	srv, addr, logs := startProxy(t, proxy.Config{Store: spec, MinVersion: ossl.VersionTLS13, MaxVersion: ossl.VersionTLS13})
-	raw, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	require.NoError(t, raw.SetDeadline(time.Now().Add(testDeadline)))
-	c := tls.Client(raw, goTLSConfig(t, ossl.VersionTLS12, nil))
-	require.Error(t, c.Handshake(), "TLS 1.2 against a TLS 1.3 proxy")
-	c.Close()
+	_, err := tls.DialWithDialer(&net.Dialer{Timeout: testDeadline}, "tcp", addr, goTLSConfig(t, ossl.VersionTLS12, nil))
+	require.Error(t, err, "TLS 1.2 against a TLS 1.3 proxy")
 	srv.Close() // waits for the handler, which logs before it returns
 	assert.Contains(t, logs.String(), "handshake failed")
 	assert.Contains(t, logs.String(), "unsupported protocol")
@@ -314,37 +271,26 @@ func TestProxyShutdown(t *testing.T) {
 	t.Run("graceful", func(t *testing.T) {
 		spec, _ := proxy.ParseStoreSpec("memory")
 		srv, addr, _ := startProxy(t, proxy.Config{Store: spec})
-		raw, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		require.NoError(t, raw.SetDeadline(time.Now().Add(testDeadline)))
-		c := tls.Client(raw, goTLSConfig(t, ossl.VersionTLS13, nil))
-		defer c.Close()
-		echoLine(t, c)
+		c := testutil.DialGo(t, addr, goTLSConfig(t, ossl.VersionTLS13, nil))
+		require.NoError(t, ossltest.EchoLine(c, line))
 		require.Equal(t, 1, srv.ActiveConnections())
 
 		done := make(chan error, 1)
 		srv.StopAccepting()
 		go func() { done <- srv.Shutdown(context.Background()) }()
-		_, err = net.Dial("tcp", addr)
+		_, err := net.Dial("tcp", addr)
 		require.Error(t, err, "no longer accepting")
-		echoLine(t, c) // the open connection is still served
-		require.NoError(t, c.CloseWrite())
-		_, err = io.ReadAll(c)
-		require.NoError(t, err)
+		require.NoError(t, ossltest.Exchange(c, line), "the open connection is still served")
 		require.NoError(t, <-done, "Shutdown returns once the connection ended")
 	})
 	t.Run("bounded", func(t *testing.T) {
 		spec, _ := proxy.ParseStoreSpec("memory")
 		srv, addr, _ := startProxy(t, proxy.Config{Store: spec})
-		raw, err := net.Dial("tcp", addr)
-		require.NoError(t, err)
-		require.NoError(t, raw.SetDeadline(time.Now().Add(testDeadline)))
-		c := tls.Client(raw, goTLSConfig(t, ossl.VersionTLS13, nil))
-		defer c.Close()
-		echoLine(t, c)
+		c := testutil.DialGo(t, addr, goTLSConfig(t, ossl.VersionTLS13, nil))
+		require.NoError(t, ossltest.EchoLine(c, line))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // the deadline has passed: close what is open
-		err = srv.Shutdown(ctx)
+		err := srv.Shutdown(ctx)
 		require.ErrorIs(t, err, context.Canceled)
 		assert.Contains(t, err.Error(), "1 connections")
 		_, _ = io.ReadAll(c) // ends: the proxy closed the connection

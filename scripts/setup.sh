@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# Installs what building and testing osslcache needs on Debian, skipping
-# whatever is already there: gcc, pkg-config, the libssl headers, Redis
-# (for the store tests) and debootstrap (for the Docker matrix).
+# setup.sh [matrix] — installs what osslcache needs on Debian, skipping
+# whatever is already there.
+#
+# Without an argument: what building and testing needs (make test, conform,
+# bench, ...): gcc, pkg-config, the libssl headers, Redis (for the store
+# tests) and the openssl CLI (for the serve tests).
+# With "matrix": also what the Docker targets need (make conformance-matrix,
+# make adapters): debootstrap and the Debian archive keyring, which build
+# the registry-free base images (docker/build-base.sh); and it checks that a
+# Docker engine answers (the engine is the machine's).
 set -euo pipefail
+
+matrix=0
+case ${1:-} in
+	"") ;;
+	matrix) matrix=1 ;;
+	*) echo "usage: $0 [matrix]" >&2; exit 2 ;;
+esac
 
 need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists libssl libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if ((matrix)); then
+	command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)
+fi
 
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
@@ -24,3 +41,7 @@ if ((${#need[@]})); then
 fi
 command -v go >/dev/null 2>&1 || { echo "setup: Go 1.26 or newer is needed (https://go.dev/dl/)" >&2; exit 1; }
 echo "setup: $(go version | cut -d' ' -f3), libssl $(pkg-config --modversion libssl), $(redis-server --version | cut -d' ' -f3)"
+if ((matrix)); then
+	docker info >/dev/null 2>&1 || { echo "setup: no Docker engine answers (docker info)" >&2; exit 1; }
+	echo "setup: debootstrap $(dpkg-query -W -f '${Version}' debootstrap), Docker $(docker version -f '{{.Server.Version}}')"
+fi

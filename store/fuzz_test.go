@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/osslcache/osslcache/store"
 )
 
@@ -17,7 +19,7 @@ func FuzzBytesGet(f *testing.F) {
 		kv := store.NewMapKV(store.MapKVOptions{})
 		b := store.NewBytes(kv, store.BytesOptions{})
 		id := []byte("0123456789abcdef0123456789abcdef")
-		kv.Set(store.Key{ID: id}, blob, time.Now().Add(time.Hour))
+		require.NoError(t, kv.Put(bg, store.Key{ID: id}, blob, time.Now().Add(time.Hour)))
 		s, err := b.Get(context.Background(), id)
 		if err != nil {
 			if s != nil {

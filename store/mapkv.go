@@ -81,11 +81,6 @@ func (m *MapKV) Len() int {
 	return len(m.m)
 }
 
-// Set stores raw bytes under k, for tests that plant hostile data.
-func (m *MapKV) Set(k Key, v []byte, expires time.Time) {
-	_ = m.Put(context.Background(), k, v, expires)
-}
-
 // Keys returns the stored keys' String forms.
 func (m *MapKV) Keys() []string {
 	m.mu.Lock()

@@ -21,10 +21,12 @@ import (
 func sessions(t testing.TB, n int) []*ossl.Session {
 	cert, err := ossltest.NewCertificate()
 	require.NoError(t, err)
-	server, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: ossl.VersionTLS12, NoTicket: true, SessionIDContext: []byte("store-test")})
+	so := ossltest.TLS12.ServerOptions()
+	so.SessionIDContext = []byte("store-test")
+	server, err := ossltest.NewServerCtx(cert, so)
 	require.NoError(t, err)
 	defer server.Close()
-	client, err := ossltest.NewClientCtx(cert, ossltest.ClientOptions{Version: ossl.VersionTLS12})
+	client, err := ossltest.NewClientCtx(cert, ossltest.TLS12.ClientOptions())
 	require.NoError(t, err)
 	defer client.Close()
 	out := make([]*ossl.Session, n)
@@ -181,7 +183,7 @@ func TestBytesRefusesBadBlobs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			kv := store.NewMapKV(store.MapKVOptions{})
 			b := store.NewBytes(kv, store.BytesOptions{MaxBlobSize: 256})
-			kv.Set(store.Key{ID: id}, tt.blob, time.Now().Add(time.Hour))
+			require.NoError(t, kv.Put(bg, store.Key{ID: id}, tt.blob, time.Now().Add(time.Hour)))
 			got, err := b.Get(bg, id)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
@@ -202,7 +204,7 @@ func TestBytesRefusesBadBlobs(t *testing.T) {
 func TestMapKVCapacity(t *testing.T) {
 	kv := store.NewMapKV(store.MapKVOptions{Capacity: 3})
 	for i := range 10 {
-		kv.Set(store.Key{ID: []byte{byte(i)}}, []byte("x"), time.Now().Add(time.Hour))
+		require.NoError(t, kv.Put(bg, store.Key{ID: []byte{byte(i)}}, []byte("x"), time.Now().Add(time.Hour)))
 	}
 	assert.Equal(t, 3, kv.Len())
 	v, err := kv.Get(bg, store.Key{ID: []byte{9}})
@@ -213,7 +215,7 @@ func TestMapKVCapacity(t *testing.T) {
 func TestMapKVExpires(t *testing.T) {
 	kv := store.NewMapKV(store.MapKVOptions{})
 	k := store.Key{ID: []byte{1}}
-	kv.Set(k, []byte("x"), time.Now().Add(-time.Second))
+	require.NoError(t, kv.Put(bg, k, []byte("x"), time.Now().Add(-time.Second)))
 	v, err := kv.Get(bg, k)
 	require.NoError(t, err)
 	assert.Nil(t, v)

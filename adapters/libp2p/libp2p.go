@@ -32,9 +32,5 @@ import (
 // result is, so the library's finalizer does not free the SSL_CTX under it;
 // Close on the result never frees it.
 func Attach(ctx *openssl.Ctx) (*ossl.Ctx, error) {
-	p, err := attach.FieldPointer(ctx, "ctx")
-	if err != nil {
-		return nil, err
-	}
-	return attach.Wrap(ctx, p, attach.Library{SetCacheSize: ctx.SessSetCacheSize, CacheSize: ctx.SessGetCacheSize})
+	return attach.Attach(ctx, "ctx", attach.Library{SetCacheSize: ctx.SessSetCacheSize, CacheSize: ctx.SessGetCacheSize})
 }

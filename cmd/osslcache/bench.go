@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -13,22 +12,15 @@ import (
 	"github.com/osslcache/osslcache/ossl/ossltest"
 )
 
-func init() {
-	commands["bench"] = command{"compare resumed handshakes through the internal cache and Go stores", runBench}
-}
-
 func runBench(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("bench", "", stderr)
 	n := fs.Int("n", 500, "handshakes per cache per round")
 	rounds := fs.Int("rounds", 5, "rounds; every cache runs once per round, in turn")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if *n <= 0 || *rounds <= 0 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "osslcache bench: -n and -rounds must be positive, and no arguments are taken")
-		fs.Usage()
-		return 2
+	if *n <= 0 || *rounds <= 0 {
+		return usageError(fs)("-n and -rounds must be positive")
 	}
 	cert, err := ossltest.NewCertificate()
 	if err != nil {

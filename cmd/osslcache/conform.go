@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,10 +14,6 @@ import (
 	"github.com/osslcache/osslcache/ossl"
 )
 
-func init() {
-	commands["conform"] = command{"check every claim of SSL_CTX_set_session_cache_mode(3) against the linked libssl", runConform}
-}
-
 // conformOptions are the flags of "osslcache conform".
 type conformOptions struct {
 	jsonFile, mdFile, expectFile, writeExpect string
@@ -27,8 +22,7 @@ type conformOptions struct {
 }
 
 func conformFlags(stderr io.Writer) (*flag.FlagSet, *conformOptions, *string) {
-	fs := flag.NewFlagSet("conform", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("conform", "", stderr)
 	o := &conformOptions{}
 	var run string
 	fs.StringVar(&o.jsonFile, "json", "", "also write the report as JSON to `FILE`")
@@ -59,24 +53,14 @@ flags:
 
 func runConform(args []string, stdout, stderr io.Writer) int {
 	fs, o, run := conformFlags(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "osslcache conform: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	var match func(string) bool
 	if *run != "" {
 		re, err := regexp.Compile(*run)
 		if err != nil {
-			fmt.Fprintf(stderr, "osslcache conform: -run: %v\n", err)
-			fs.Usage()
-			return 2
+			return usageError(fs)("-run: %v", err)
 		}
 		match = re.MatchString
 		if !conformAnyClaim(match) {

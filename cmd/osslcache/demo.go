@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -10,12 +9,11 @@ import (
 )
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", "", stderr)
 	mode := ossl.CacheServer
 	fs.Var(&mode, "cache-mode", "server cache mode, e.g. SERVER or SERVER|NO_AUTO_CLEAR")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if err := demo(stdout, mode); err != nil {
 		fmt.Fprintln(stderr, "osslcache demo:", err)
@@ -32,15 +30,16 @@ func demo(w io.Writer, mode ossl.CacheMode) error {
 		return err
 	}
 	for _, v := range []struct {
-		name     string
-		version  ossl.Version
-		noTicket bool
+		name string
+		ossltest.Variant
 	}{
-		{"TLS 1.2, session IDs", ossl.VersionTLS12, true},
-		{"TLS 1.3, stateful tickets", ossl.VersionTLS13, true},
-		{"TLS 1.3, stateless tickets", ossl.VersionTLS13, false},
+		{"TLS 1.2, session IDs", ossltest.TLS12},
+		{"TLS 1.3, stateful tickets", ossltest.TLS13Stateful},
+		{"TLS 1.3, stateless tickets", ossltest.TLS13},
 	} {
-		server, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: v.version, NoTicket: v.noTicket, SessionIDContext: []byte("demo")})
+		so := v.ServerOptions()
+		so.SessionIDContext = []byte("demo")
+		server, err := ossltest.NewServerCtx(cert, so)
 		if err != nil {
 			return err
 		}
@@ -48,7 +47,9 @@ func demo(w io.Writer, mode ossl.CacheMode) error {
 		if _, err := server.SetSessionCacheMode(mode); err != nil {
 			return err
 		}
-		client, err := ossltest.NewClientCtx(cert, ossltest.ClientOptions{Version: v.version, VerifyServer: true})
+		co := v.ClientOptions()
+		co.VerifyServer = true
+		client, err := ossltest.NewClientCtx(cert, co)
 		if err != nil {
 			return err
 		}

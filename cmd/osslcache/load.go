@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -13,14 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/osslcache/osslcache/internal/load"
 	"github.com/osslcache/osslcache/ossl"
-	"github.com/osslcache/osslcache/proxy"
 )
-
-func init() {
-	commands["load"] = command{"bounded TLS handshake load on a loopback server (e.g. serve): handshakes/s, share resumed", runLoad}
-	commands["echo"] = command{"plaintext TCP echo server, an upstream for serve in load runs", runEcho}
-}
 
 const loadUsage = `usage: osslcache load -addr HOST:PORT [flags]
 
@@ -33,13 +26,8 @@ flags:
 `
 
 func runLoad(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, loadUsage)
-		fs.PrintDefaults()
-	}
-	var cfg proxy.LoadConfig
+	fs := newFlags("load", loadUsage, stderr)
+	var cfg load.Config
 	fs.StringVar(&cfg.Addr, "addr", "", "`host:port` of the TLS server, on loopback (required)")
 	fs.StringVar(&cfg.ServerName, "server-name", "localhost", "SNI `name`, checked against the certificate with -ca")
 	ca := fs.String("ca", "", "PEM `file` of the CA to verify the server with (empty: no verification)")
@@ -51,37 +39,27 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "bound on each connection")
 	markdown := fs.Bool("md", false, "also print a Markdown table row")
 	label := fs.String("label", "", "store label for the Markdown row (e.g. memory, redis)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "osslcache load: "+format+"\n\n", a...)
-		fs.Usage()
-		return 2
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected arguments %q", fs.Args())
-	}
+	usageErr := usageError(fs)
 	if cfg.Addr == "" {
 		return usageErr("-addr is required")
 	}
-	if err := proxy.CheckLoopback(cfg.Addr); err != nil {
+	if err := load.CheckLoopback(cfg.Addr); err != nil {
 		return usageErr("-addr: %v", err)
 	}
 	var err error
 	if cfg.Version, err = parseVersion(*version); err != nil {
 		return usageErr("-tls: %v", err)
 	}
-	switch cfg.Client = proxy.LoadClient(*client); cfg.Client {
-	case proxy.LoadClientGo, proxy.LoadClientOssl:
+	switch cfg.Client = load.Client(*client); cfg.Client {
+	case load.ClientGo, load.ClientOssl:
 	default:
 		return usageErr("-client must be go or ossl")
 	}
-	if cfg.Conns <= 0 || cfg.Conns > proxy.MaxLoadConns {
-		return usageErr("-conns must be 1 to %d", proxy.MaxLoadConns)
+	if cfg.Conns <= 0 || cfg.Conns > load.MaxConns {
+		return usageErr("-conns must be 1 to %d", load.MaxConns)
 	}
 	if cfg.Concurrency <= 0 || cfg.Concurrency > 1024 {
 		return usageErr("-concurrency must be 1 to 1024")
@@ -99,7 +77,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := proxy.Load(ctx, cfg)
+	res, err := load.Run(ctx, cfg)
 	if err != nil && res.Conns == 0 {
 		fmt.Fprintln(stderr, "osslcache load:", err)
 		return 1
@@ -129,19 +107,10 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 // runEcho serves a plaintext echo on -listen until SIGTERM or SIGINT: each
 // connection gets back what it sends, and a half-close when it half-closes.
 func runEcho(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("echo", "", stderr)
 	listen := fs.String("listen", "127.0.0.1:9000", "`address` to listen on")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "osslcache echo: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {

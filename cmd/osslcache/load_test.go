@@ -59,7 +59,7 @@ func TestLoadCommand(t *testing.T) {
 			spec, err := proxy.ParseStoreSpec("memory")
 			require.NoError(t, err)
 			srv, err := proxy.New(proxy.Config{
-				Upstream: echoUpstream(t), CertFile: f.cert, KeyFile: f.key, Store: spec, NoTicket: tt.noTicket,
+				Upstream: echoUpstream(t), CertFile: f.certFile, KeyFile: f.key, Store: spec, NoTicket: tt.noTicket,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			})
 			require.NoError(t, err)
@@ -69,7 +69,7 @@ func TestLoadCommand(t *testing.T) {
 			defer srv.Close()
 
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"load", "-addr", l.Addr().String(), "-ca", f.cert, "-tls", tt.version, "-client", tt.client,
+			code := run([]string{"load", "-addr", l.Addr().String(), "-ca", f.certFile, "-tls", tt.version, "-client", tt.client,
 				"-conns", "20", "-concurrency", "1", "-resume-share", "0.5", "-md", "-label", "memory"}, &stdout, &stderr)
 			require.Equal(t, 0, code, stderr.String())
 			out := stdout.String()

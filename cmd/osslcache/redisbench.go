@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,13 +16,8 @@ import (
 	"github.com/osslcache/osslcache/store/redisstore/resumebench"
 )
 
-func init() {
-	commands["redis-bench"] = command{"resumed handshakes/s and lookup latency: internal cache, in-process store, Redis", runRedisBench}
-}
-
 func runRedisBench(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("redis-bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("redis-bench", "", stderr)
 	addr := fs.String("addr", redisstore.DefaultAddr, "Redis host:port")
 	password := fs.String("password", os.Getenv("OSSLCACHE_REDIS_PASSWORD"), "Redis password (default $OSSLCACHE_REDIS_PASSWORD)")
 	n := fs.Int("n", 20000, "resumed handshakes to time per store")
@@ -34,15 +28,15 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", ossl.DefaultLookupTimeout, "lookup timeout")
 	prefix := fs.String("prefix", "osslcache-bench", "Redis key prefix (keys expire with the sessions)")
 	markdown := fs.Bool("markdown", false, "print a Markdown table")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	var version ossl.Version
+	var variant ossltest.Variant
 	switch *tlsVersion {
 	case "1.2":
-		version = ossl.VersionTLS12
+		variant = ossltest.TLS12
 	case "1.3":
-		version = ossl.VersionTLS13
+		variant = ossltest.TLS13Stateful
 	default:
 		fmt.Fprintf(stderr, "osslcache redis-bench: -tls %q: want 1.2 or 1.3\n", *tlsVersion)
 		return 2
@@ -56,7 +50,7 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "osslcache redis-bench:", err)
 		return 1
 	}
-	cfg := resumebench.Config{Cert: cert, Version: version, Handshakes: *n, Clients: *clients, Warmup: 20}
+	cfg := resumebench.Config{Cert: cert, Variant: variant, Handshakes: *n, Clients: *clients, Warmup: 20}
 	redisInfo := ""
 	var results []resumebench.Result
 	for _, name := range strings.Split(*stores, ",") {
@@ -112,7 +106,7 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	}
 
 	kind := "TLS 1.2, session IDs"
-	if version == ossl.VersionTLS13 {
+	if variant == ossltest.TLS13Stateful {
 		kind = "TLS 1.3, stateful tickets"
 	}
 	fmt.Fprintf(stdout, "%s, %s; %s; %d clients; %d resumed handshakes per store", ossl.OpenSSLVersion(), goVersion(), kind, *clients, *n)

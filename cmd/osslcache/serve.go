@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,10 +17,6 @@ import (
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/proxy"
 )
-
-func init() {
-	commands["serve"] = command{"TLS-terminating TCP proxy whose session cache is shared (memory or Redis)", runServe}
-}
 
 // serveOptions are serve's flags beyond the proxy's configuration.
 type serveOptions struct {
@@ -45,12 +40,7 @@ flags:
 `
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, serveUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("serve", serveUsage, stderr)
 	var o serveOptions
 	var cfg proxy.Config
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8443", "address to accept TLS on (host:port; port 0 picks one, logged)")
@@ -74,20 +64,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long to wait for open connections before closing them")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "osslcache serve: "+format+"\n\n", a...)
-		fs.Usage()
-		return 2
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected arguments %q", fs.Args())
-	}
+	usageErr := usageError(fs)
 	if cfg.Upstream == "" || cfg.CertFile == "" || cfg.KeyFile == "" {
 		return usageErr("-upstream, -cert and -key are required")
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/osslcache/osslcache/internal/testutil"
+	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store/redisstore/redistest"
 )
@@ -35,8 +35,8 @@ const waitLimit = 60 * time.Second
 
 // testFiles are a certificate, its key and the sealing keys, on disk.
 type testFiles struct {
-	dir, cert, key, redisKeys, ticketKeys string
-	leaf                                  *x509.Certificate
+	dir, certFile, key, redisKeys, ticketKeys string
+	cert                                      *ossltest.Certificate
 }
 
 func writeTestFiles(t testing.TB) testFiles {
@@ -45,15 +45,15 @@ func writeTestFiles(t testing.TB) testFiles {
 	require.NoError(t, err)
 	dir := t.TempDir()
 	f := testFiles{
-		dir: dir, leaf: c.Leaf,
-		cert: filepath.Join(dir, "cert.pem"), key: filepath.Join(dir, "key.pem"),
+		dir: dir, cert: c,
+		certFile: filepath.Join(dir, "cert.pem"), key: filepath.Join(dir, "key.pem"),
 		redisKeys: filepath.Join(dir, "redis.keys"), ticketKeys: filepath.Join(dir, "ticket.keys"),
 	}
 	rk := make([]byte, 32)
 	tk := make([]byte, 80)
 	_, _ = rand.Read(rk)
 	_, _ = rand.Read(tk)
-	require.NoError(t, os.WriteFile(f.cert, c.CertPEM, 0o600))
+	require.NoError(t, os.WriteFile(f.certFile, c.CertPEM, 0o600))
 	require.NoError(t, os.WriteFile(f.key, c.KeyPEM, 0o600))
 	require.NoError(t, os.WriteFile(f.redisKeys, []byte("test-1:"+base64.StdEncoding.EncodeToString(rk)+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(f.ticketKeys, []byte(base64.StdEncoding.EncodeToString(tk)), 0o600))
@@ -62,7 +62,7 @@ func writeTestFiles(t testing.TB) testFiles {
 
 func TestServeRejectsBadFlags(t *testing.T) {
 	f := writeTestFiles(t)
-	ok := []string{"-upstream", "127.0.0.1:1", "-cert", f.cert, "-key", f.key}
+	ok := []string{"-upstream", "127.0.0.1:1", "-cert", f.certFile, "-key", f.key}
 	with := func(extra ...string) []string { return append(append([]string{}, ok...), extra...) }
 	tests := []struct {
 		name string
@@ -73,10 +73,10 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"help", []string{"-h"}, 0, "usage: osslcache serve"},
 		{"unknown flag", []string{"-bogus"}, 2, "flag provided but not defined: -bogus"},
 		{"nothing", nil, 2, "-upstream, -cert and -key are required"},
-		{"no key", []string{"-upstream", "127.0.0.1:1", "-cert", f.cert}, 2, "-upstream, -cert and -key are required"},
+		{"no key", []string{"-upstream", "127.0.0.1:1", "-cert", f.certFile}, 2, "-upstream, -cert and -key are required"},
 		{"stray argument", with("extra"), 2, `unexpected arguments ["extra"]`},
 		{"bad listen", with("-listen", "8443"), 2, `-listen "8443"`},
-		{"bad upstream", []string{"-upstream", "nowhere", "-cert", f.cert, "-key", f.key}, 2, `-upstream "nowhere"`},
+		{"bad upstream", []string{"-upstream", "nowhere", "-cert", f.certFile, "-key", f.key}, 2, `-upstream "nowhere"`},
 		{"bad metrics", with("-metrics", "x"), 2, `-metrics "x"`},
 		{"bad min version", with("-min-version", "1.1"), 2, `-min-version: "1.1": want 1.2 or 1.3`},
 		{"bad max version", with("-max-version", "tls2"), 2, `-max-version`},
@@ -89,15 +89,15 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"redis without keys", with("-store", "redis://127.0.0.1:6379"), 2, "needs -redis-key-file"},
 		{"redis key file without redis", with("-redis-key-file", f.redisKeys), 2, "only for a redis:// store"},
 		{"missing redis key file", with("-store", "redis://127.0.0.1:6379", "-redis-key-file", filepath.Join(f.dir, "none")), 2, "-redis-key-file"},
-		{"bad redis key file", with("-store", "redis://127.0.0.1:6379", "-redis-key-file", f.cert), 2, "-redis-key-file"},
-		{"bad ticket key file", with("-ticket-key-file", f.cert), 2, "-ticket-key-file"},
+		{"bad redis key file", with("-store", "redis://127.0.0.1:6379", "-redis-key-file", f.certFile), 2, "-redis-key-file"},
+		{"bad ticket key file", with("-ticket-key-file", f.certFile), 2, "-ticket-key-file"},
 		{"long sid ctx", with("-sid-ctx", strings.Repeat("x", 33)), 2, "-sid-ctx must be 1 to 32 bytes"},
 		{"zero lookup timeout", with("-lookup-timeout", "0"), 2, "timeouts must be positive"},
 		{"short session timeout", with("-session-timeout", "10ms"), 2, "-session-timeout must be at least 1s"},
 		{"bad log format", with("-log-format", "xml"), 2, "-log-format must be text or json"},
 		{"bad log level", with("-log-level", "loud"), 2, "invalid value"},
 		{"unreadable certificate", []string{"-upstream", "127.0.0.1:1", "-cert", filepath.Join(f.dir, "none"), "-key", f.key}, 1, "certificate"},
-		{"key of another certificate", []string{"-upstream", "127.0.0.1:1", "-cert", f.cert, "-key", f.redisKeys}, 1, "SSL_CTX_use_certificate/PrivateKey failed"},
+		{"key of another certificate", []string{"-upstream", "127.0.0.1:1", "-cert", f.certFile, "-key", f.redisKeys}, 1, "SSL_CTX_use_certificate/PrivateKey failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,27 +307,6 @@ func sClient(t *testing.T, addr, caFile string, args ...string) string {
 	return stdout.String()
 }
 
-// goClient connects with crypto/tls, echoes a line and closes cleanly,
-// reporting whether the session was resumed.
-func goClient(t *testing.T, addr string, cfg *tls.Config) bool {
-	t.Helper()
-	raw, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	require.NoError(t, raw.SetDeadline(time.Now().Add(waitLimit)))
-	c := tls.Client(raw, cfg)
-	defer c.Close()
-	require.NoError(t, c.Handshake())
-	_, err = io.WriteString(c, "hello-from-crypto/tls\n")
-	require.NoError(t, err)
-	got, err := bufio.NewReader(c).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "hello-from-crypto/tls\n", got)
-	require.NoError(t, c.CloseWrite())
-	_, err = io.ReadAll(c)
-	require.NoError(t, err)
-	return c.ConnectionState().DidResume
-}
-
 func requireOpenSSLCLI(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		if redistest.Required() {
@@ -347,7 +326,7 @@ func TestServeBinary(t *testing.T) {
 	bin := buildBinary(t, t.TempDir())
 	f := writeTestFiles(t)
 	upstream := echoUpstream(t)
-	base := []string{"-upstream", upstream, "-cert", f.cert, "-key", f.key, "-sid-ctx", "serve-test"}
+	base := []string{"-upstream", upstream, "-cert", f.certFile, "-key", f.key, "-sid-ctx", "serve-test"}
 
 	t.Run("across two instances sharing Redis", func(t *testing.T) {
 		requireOpenSSLCLI(t)
@@ -357,11 +336,11 @@ func TestServeBinary(t *testing.T) {
 			// crypto/tls resumes TLS 1.2 with tickets only, and a
 			// ticket opens on another instance only with the same
 			// ticket keys; TLS 1.3 stateful tickets go through Redis.
-			goArgs []string
-			goTLS  uint16
+			goArgs    []string
+			goVersion ossl.Version
 		}{
-			{"tls1.2", "1.2", "-tls1_2", "TLSv1.2", []string{"-ticket-key-file", f.ticketKeys}, tls.VersionTLS12},
-			{"tls1.3", "1.3", "-tls1_3", "TLSv1.3", []string{"-no-ticket"}, tls.VersionTLS13},
+			{"tls1.2", "1.2", "-tls1_2", "TLSv1.2", []string{"-ticket-key-file", f.ticketKeys}, ossl.VersionTLS12},
+			{"tls1.3", "1.3", "-tls1_3", "TLSv1.3", []string{"-no-ticket"}, ossl.VersionTLS13},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -377,9 +356,9 @@ func TestServeBinary(t *testing.T) {
 					args := append(append([]string{}, common...), "-no-ticket")
 					p1, p2 := startServe(t, bin, args...), startServe(t, bin, args...)
 					sess := filepath.Join(t.TempDir(), "session.pem")
-					first := sClient(t, p1.addr, f.cert, tt.sFlag, "-sess_out", sess)
+					first := sClient(t, p1.addr, f.certFile, tt.sFlag, "-sess_out", sess)
 					assert.Contains(t, first, "New, "+tt.sVersion)
-					second := sClient(t, p2.addr, f.cert, tt.sFlag, "-sess_in", sess)
+					second := sClient(t, p2.addr, f.certFile, tt.sFlag, "-sess_in", sess)
 					assert.Contains(t, second, "Reused, "+tt.sVersion, "the second instance resumed the first's session")
 
 					resumed := func(m map[string]any) bool { return m["resumed"] == true }
@@ -399,16 +378,14 @@ func TestServeBinary(t *testing.T) {
 				t.Run("crypto/tls ClientSessionCache", func(t *testing.T) {
 					args := append(append([]string{}, common...), tt.goArgs...)
 					p1, p2 := startServe(t, bin, args...), startServe(t, bin, args...)
-					pool := x509.NewCertPool()
-					pool.AddCert(f.leaf)
-					cfg := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tt.goTLS, MaxVersion: tt.goTLS,
-						ClientSessionCache: tls.NewLRUClientSessionCache(8)}
-					assert.False(t, goClient(t, p1.addr, cfg), "first connection: full handshake")
-					assert.True(t, goClient(t, p2.addr, cfg), "second connection, other instance: resumed")
+					cfg := f.cert.GoClientConfig(tt.goVersion)
+					cfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+					assert.False(t, testutil.GoSession(t, p1.addr, cfg, "hello-from-crypto/tls"), "first connection: full handshake")
+					assert.True(t, testutil.GoSession(t, p2.addr, cfg, "hello-from-crypto/tls"), "second connection, other instance: resumed")
 					p2.waitLog("connection", func(m map[string]any) bool { return m["resumed"] == true })
 					m := testutil.ScrapeMetrics(t, "http://"+p2.metrics+"/metrics")
 					assert.Equal(t, 1.0, m[`osslcache_proxy_handshakes_total{resumed="true",version="`+tt.sVersion+`"}`])
-					if tt.goTLS == tls.VersionTLS13 {
+					if tt.goVersion == ossl.VersionTLS13 {
 						assert.Equal(t, 1.0, m["osslcache_redis_hits_total"], "the stateful ticket was found in Redis")
 					}
 				})
@@ -418,31 +395,14 @@ func TestServeBinary(t *testing.T) {
 
 	t.Run("SIGTERM drains open connections and exits 0", func(t *testing.T) {
 		p := startServe(t, bin, append(append([]string{}, base...), "-store", "memory")...)
-		pool := x509.NewCertPool()
-		pool.AddCert(f.leaf)
-		raw, err := net.Dial("tcp", p.addr)
-		require.NoError(t, err)
-		require.NoError(t, raw.SetDeadline(time.Now().Add(waitLimit)))
-		c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "localhost"})
-		defer c.Close()
-		r := bufio.NewReader(c)
-		echo := func(s string) {
-			_, err := io.WriteString(c, s+"\n")
-			require.NoError(t, err)
-			got, err := r.ReadString('\n')
-			require.NoError(t, err)
-			require.Equal(t, s+"\n", got)
-		}
-		echo("before")
+		c := testutil.DialGo(t, p.addr, f.cert.GoClientConfig(0))
+		require.NoError(t, ossltest.EchoLine(c, "before"))
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 		draining := p.waitLog("draining", nil)
 		assert.Equal(t, 1.0, draining["open_connections"])
-		_, err = net.Dial("tcp", p.addr)
+		_, err := net.Dial("tcp", p.addr)
 		require.Error(t, err, "no longer accepting")
-		echo("during shutdown") // the open connection is still served
-		require.NoError(t, c.CloseWrite())
-		_, err = io.ReadAll(r)
-		require.NoError(t, err)
+		require.NoError(t, ossltest.Exchange(c, "during shutdown"), "the open connection is still served")
 		assert.Equal(t, 0, p.wait())
 		assert.NotNil(t, p.findLog("stopped", nil))
 		assert.Nil(t, p.findLog("shutdown deadline passed", nil))
@@ -450,14 +410,7 @@ func TestServeBinary(t *testing.T) {
 
 	t.Run("SIGTERM closes what is still open at -shutdown-timeout", func(t *testing.T) {
 		p := startServe(t, bin, append(append([]string{}, base...), "-store", "memory", "-shutdown-timeout", "1ms")...)
-		pool := x509.NewCertPool()
-		pool.AddCert(f.leaf)
-		raw, err := net.Dial("tcp", p.addr)
-		require.NoError(t, err)
-		require.NoError(t, raw.SetDeadline(time.Now().Add(waitLimit)))
-		c := tls.Client(raw, &tls.Config{RootCAs: pool, ServerName: "localhost"})
-		defer c.Close()
-		require.NoError(t, c.Handshake())
+		testutil.DialGo(t, p.addr, f.cert.GoClientConfig(0))
 		p.waitLog("connection", nil) // open, and the client never closes it
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 		assert.Equal(t, 0, p.wait())

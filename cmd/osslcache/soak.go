@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -9,25 +8,18 @@ import (
 	"github.com/osslcache/osslcache/ossl"
 )
 
-func init() {
-	commands["soak"] = command{"run a long mixed handshake load and check memory stays flat", runSoak}
-}
-
 func runSoak(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("soak", "", stderr)
 	n := fs.Int("n", 1_000_000, "handshakes in total")
 	workers := fs.Int("workers", 2, "concurrent clients")
 	samples := fs.Int("samples", 20, "checkpoints")
 	faultRate := fs.Float64("fault-rate", 0.01, "rate of each injected store fault (error, stall, panic, garbage, expired)")
 	maxRSS := fs.Int64("max-rss-growth-kib", 16384, "fail if resident memory grows more than this after warm-up")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	if *n <= 0 || *workers <= 0 || *samples <= 1 || *faultRate < 0 || *faultRate > 0.2 || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "osslcache soak: -n, -workers must be positive, -samples > 1, 0 <= -fault-rate <= 0.2")
-		fs.Usage()
-		return 2
+	if *n <= 0 || *workers <= 0 || *samples <= 1 || *faultRate < 0 || *faultRate > 0.2 {
+		return usageError(fs)("-n, -workers must be positive, -samples > 1, 0 <= -fault-rate <= 0.2")
 	}
 	fmt.Fprintf(stdout, "%s; %d handshakes, %d workers, fault rate %.3f per kind\n%s\n", ossl.OpenSSLVersion(), *n, *workers, *faultRate, soak.Header)
 	res, err := soak.Run(soak.Config{Handshakes: *n, Workers: *workers, Samples: *samples, FaultRate: *faultRate}, func(s soak.Sample) {

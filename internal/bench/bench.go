@@ -23,18 +23,22 @@ type Cache struct {
 	Name string
 	// Full makes every handshake a full one (nothing offered).
 	Full bool
-	// setup configures the server context.
-	setup func(*ossl.Ctx) error
+	// newStore makes the store the server's only cache (CacheNoInternal);
+	// nil keeps libssl's internal cache.
+	newStore func() ossl.SessionStore
 }
 
-// Caches are the compared setups; Internal is the baseline.
+// Caches are the compared setups; Internal is the baseline. otter-store is
+// store.Memory's contract over github.com/maypok86/otter/v2, measured
+// against Memory's own sharded LRU (docs/benchmarks.md).
 var Caches = []Cache{
-	{Name: "internal", setup: func(*ossl.Ctx) error { return nil }},
-	{Name: "memory-store", setup: func(c *ossl.Ctx) error { return useStore(c, store.NewMemory(store.MemoryOptions{})) }},
-	{Name: "bytes-adapter", setup: func(c *ossl.Ctx) error {
-		return useStore(c, store.NewBytes(store.NewMapKV(store.MapKVOptions{}), store.BytesOptions{}))
+	{Name: "internal"},
+	{Name: "memory-store", newStore: func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{}) }},
+	{Name: "otter-store", newStore: func() ossl.SessionStore { return newOtterStore(0) }},
+	{Name: "bytes-adapter", newStore: func() ossl.SessionStore {
+		return store.NewBytes(store.NewMapKV(store.MapKVOptions{}), store.BytesOptions{})
 	}},
-	{Name: "full-handshake", Full: true, setup: func(*ossl.Ctx) error { return nil }},
+	{Name: "full-handshake", Full: true},
 }
 
 // Baseline is the name of the cache ratios are taken against.
@@ -50,25 +54,31 @@ func useStore(c *ossl.Ctx, s ossl.SessionStore) error {
 // Runner drives handshakes of one cache and variant.
 type Runner struct {
 	client, server *ossl.Ctx
+	store          ossl.SessionStore
 	sess           *ossl.Session
 	full           bool
 }
 
 // NewRunner makes the contexts and the first full handshake.
 func NewRunner(cert *ossltest.Certificate, v ossltest.Variant, c Cache) (*Runner, error) {
-	server, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: v.Version, NoTicket: v.NoTicket, SessionIDContext: []byte("bench")})
+	so := v.ServerOptions()
+	so.SessionIDContext = []byte("bench")
+	server, err := ossltest.NewServerCtx(cert, so)
 	if err != nil {
 		return nil, err
 	}
-	client, err := ossltest.NewClientCtx(cert, ossltest.ClientOptions{Version: v.Version})
+	client, err := ossltest.NewClientCtx(cert, v.ClientOptions())
 	if err != nil {
 		server.Close()
 		return nil, err
 	}
 	r := &Runner{client: client, server: server, full: c.Full}
-	if err := c.setup(server); err != nil {
-		r.Close()
-		return nil, err
+	if c.newStore != nil {
+		r.store = c.newStore()
+		if err := useStore(server, r.store); err != nil {
+			r.Close()
+			return nil, err
+		}
 	}
 	if _, err := r.Step(); err != nil {
 		r.Close()
@@ -99,11 +109,14 @@ func (r *Runner) Step() (time.Duration, error) {
 	return res.ServerTime, nil
 }
 
-// Close releases the runner's contexts and session.
+// Close releases the runner's contexts, session and store.
 func (r *Runner) Close() {
 	r.sess.Close()
 	r.client.Close()
 	r.server.Close()
+	if c, ok := r.store.(interface{ Close() }); ok {
+		c.Close()
+	}
 }
 
 // Row is one measured cache and variant.

@@ -25,18 +25,19 @@ func TestFaultInjectionUnderLoad(t *testing.T) {
 	cert, err := ossltest.NewCertificate()
 	require.NoError(t, err)
 	for _, tt := range []struct {
-		name     string
-		version  ossl.Version
+		variant  ossltest.Variant
 		newStore func() ossl.SessionStore
 	}{
-		{"tls12/memory", ossl.VersionTLS12, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{}) }},
-		{"tls13-stateful/bytes", ossl.VersionTLS13, func() ossl.SessionStore {
+		{ossltest.TLS12, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{}) }},
+		{ossltest.TLS13Stateful, func() ossl.SessionStore {
 			return store.NewBytes(store.NewMapKV(store.MapKVOptions{}), store.BytesOptions{})
 		}},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.variant.Name, func(t *testing.T) {
 			goroutines := runtime.NumGoroutine()
-			server, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: tt.version, NoTicket: true, SessionIDContext: []byte("faults")})
+			so := tt.variant.ServerOptions()
+			so.SessionIDContext = []byte("faults")
+			server, err := ossltest.NewServerCtx(cert, so)
 			require.NoError(t, err)
 			defer server.Close()
 			_, err = server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
@@ -62,7 +63,7 @@ func TestFaultInjectionUnderLoad(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					client, err := ossltest.NewClientCtx(cert, ossltest.ClientOptions{Version: tt.version})
+					client, err := ossltest.NewClientCtx(cert, tt.variant.ClientOptions())
 					if !assert.NoError(t, err) {
 						return
 					}

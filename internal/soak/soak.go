@@ -49,19 +49,17 @@ type Result struct {
 
 // setup is one server configuration the load rotates through.
 type setup struct {
-	name    string
-	version ossl.Version
-	noTick  bool
-	store   func() ossl.SessionStore
+	ossltest.Variant
+	store func() ossl.SessionStore // nil: libssl's internal cache
 }
 
 var setups = []setup{
-	{"tls12/memory", ossl.VersionTLS12, true, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{Capacity: 4096}) }},
-	{"tls13-stateful/bytes", ossl.VersionTLS13, true, func() ossl.SessionStore {
+	{ossltest.TLS12, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{Capacity: 4096}) }},
+	{ossltest.TLS13Stateful, func() ossl.SessionStore {
 		return store.NewBytes(store.NewMapKV(store.MapKVOptions{Capacity: 4096}), store.BytesOptions{})
 	}},
-	{"tls13/memory", ossl.VersionTLS13, false, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{Capacity: 4096}) }},
-	{"tls12-tickets/internal", ossl.VersionTLS12, false, nil},
+	{ossltest.TLS13, func() ossl.SessionStore { return store.NewMemory(store.MemoryOptions{Capacity: 4096}) }},
+	{ossltest.TLS12Tickets, nil},
 }
 
 // Run executes the soak, calling progress at each checkpoint.
@@ -83,7 +81,9 @@ func Run(cfg Config, progress func(Sample)) (*Result, error) {
 	}
 	servers := make([]*server, len(setups))
 	for i, s := range setups {
-		ctx, err := ossltest.NewServerCtx(cert, ossltest.ServerOptions{Version: s.version, NoTicket: s.noTick, SessionIDContext: []byte("soak")})
+		o := s.ServerOptions()
+		o.SessionIDContext = []byte("soak")
+		ctx, err := ossltest.NewServerCtx(cert, o)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func Run(cfg Config, progress func(Sample)) (*Result, error) {
 			clients := make([]*ossl.Ctx, len(servers))
 			sessions := make([]*ossl.Session, len(servers))
 			for i, sv := range servers {
-				c, err := ossltest.NewClientCtx(cert, ossltest.ClientOptions{Version: sv.version})
+				c, err := ossltest.NewClientCtx(cert, sv.ClientOptions())
 				if err != nil {
 					firstErr.Store(err)
 					return

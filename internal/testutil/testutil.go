@@ -1,11 +1,13 @@
-// Package testutil holds test helpers that several of the project's test
-// packages share and that have nothing to do with TLS (those live in
-// ossl/ossltest).
+// Package testutil holds the testing.TB helpers that several of the
+// project's test packages share. TLS helpers that programs may use too,
+// without package testing, live in ossl/ossltest; the ones here wrap them
+// for tests.
 package testutil
 
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +16,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/ossl/ossltest"
 )
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers, for capturing
@@ -112,4 +119,36 @@ func EchoServer(tb testing.TB, limit time.Duration) string {
 		_ = c.(*net.TCPConn).CloseWrite()
 	})
 	return l.Addr().String()
+}
+
+// DialGo connects to addr with crypto/tls and completes the handshake; the
+// connection lives at most ossltest.DefaultConnTimeout and is closed when
+// the test ends.
+func DialGo(tb testing.TB, addr string, cfg *tls.Config) *tls.Conn {
+	tb.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: ossltest.DefaultConnTimeout}, "tcp", addr, cfg)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { c.Close() })
+	require.NoError(tb, c.SetDeadline(time.Now().Add(ossltest.DefaultConnTimeout)))
+	return c
+}
+
+// GoSession runs one crypto/tls client through an echo server at addr
+// (ossltest.Exchange of line) and reports whether it resumed a session.
+func GoSession(tb testing.TB, addr string, cfg *tls.Config, line string) bool {
+	tb.Helper()
+	c := DialGo(tb, addr, cfg)
+	require.NoError(tb, ossltest.Exchange(c, line))
+	return c.ConnectionState().DidResume
+}
+
+// OsslSession does the same with a libssl client of ctx (ossltest.Dial),
+// which also resumes TLS 1.2 by session ID.
+func OsslSession(tb testing.TB, addr string, ctx *ossl.Ctx, cfg ossl.ClientConfig, line string) bool {
+	tb.Helper()
+	c, err := ossltest.Dial(addr, ctx, cfg)
+	require.NoError(tb, err)
+	defer c.Close()
+	require.NoError(tb, ossltest.Exchange(c, line))
+	return c.ConnectionState().DidResume
 }

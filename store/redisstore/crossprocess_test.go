@@ -161,16 +161,18 @@ func TestHelperServerProcess(t *testing.T) {
 	keyPEM, err := os.ReadFile(os.Getenv(envHelperCert) + ".key")
 	require.NoError(t, err)
 	c := &ossltest.Certificate{CertPEM: certPEM, KeyPEM: keyPEM}
-	version := ossl.VersionTLS12
+	v := ossltest.TLS12
 	if os.Getenv(envHelperVer) == "1.3" {
-		version = ossl.VersionTLS13
+		v = ossltest.TLS13Stateful
 	}
 	keys, err := redisstore.ParseKeyring(os.Getenv(envHelperKeys))
 	require.NoError(t, err)
 	singleUse, _ := strconv.ParseBool(os.Getenv(envHelperOnce))
 
 	// This process's own server context.
-	server, err := ossltest.NewServerCtx(c, ossltest.ServerOptions{Version: version, NoTicket: true, SessionIDContext: []byte(os.Getenv(envHelperSID))})
+	so := v.ServerOptions()
+	so.SessionIDContext = []byte(os.Getenv(envHelperSID))
+	server, err := ossltest.NewServerCtx(c, so)
 	require.NoError(t, err)
 	defer server.Close()
 	_, err = server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
@@ -183,7 +185,7 @@ func TestHelperServerProcess(t *testing.T) {
 	defer rs.Close()
 	var evs []string
 	require.NoError(t, server.SetSessionStore(rs.StoreConfig(func(e ossl.Event) { evs = append(evs, fmt.Sprintf("%s %s: %v", e.Kind, e.Op, e.Err)) })))
-	client, err := ossltest.NewClientCtx(c, ossltest.ClientOptions{Version: version})
+	client, err := ossltest.NewClientCtx(c, v.ClientOptions())
 	require.NoError(t, err)
 	defer client.Close()
 

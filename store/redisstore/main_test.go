@@ -56,7 +56,9 @@ func testCert(t testing.TB) *ossltest.Certificate {
 // lookup), session id context sidCtx, and no internal cache: every session
 // goes through the store.
 func newServer(t testing.TB, v variant, sidCtx string) *ossl.Ctx {
-	ctx, err := ossltest.NewServerCtx(testCert(t), ossltest.ServerOptions{Version: v.Version, NoTicket: v.NoTicket, SessionIDContext: []byte(sidCtx)})
+	o := v.ServerOptions()
+	o.SessionIDContext = []byte(sidCtx)
+	ctx, err := ossltest.NewServerCtx(testCert(t), o)
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	_, err = ctx.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
@@ -65,7 +67,9 @@ func newServer(t testing.TB, v variant, sidCtx string) *ossl.Ctx {
 }
 
 func newClient(t testing.TB, v variant) *ossl.Ctx {
-	ctx, err := ossltest.NewClientCtx(testCert(t), ossltest.ClientOptions{Version: v.Version, VerifyServer: true})
+	o := v.ClientOptions()
+	o.VerifyServer = true
+	ctx, err := ossltest.NewClientCtx(testCert(t), o)
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	return ctx

@@ -89,6 +89,17 @@ func randomSize() int {
 	return 1<<20 + int(binary.LittleEndian.Uint32(b[:])%(1<<24))
 }
 
+// Attach is an adapter's Attach: the pointer in the field named field of
+// the library's context libCtx (FieldPointer), wrapped, verified against
+// lib and tied to libCtx (Wrap).
+func Attach[T any](libCtx *T, field string, lib Library) (*ossl.Ctx, error) {
+	p, err := FieldPointer(libCtx, field)
+	if err != nil {
+		return nil, err
+	}
+	return Wrap(libCtx, p, lib)
+}
+
 // Wrap wraps p with ossl.WrapCtx, verifies it against lib, and ties the
 // library's context to the result: lib stays reachable (so that its
 // finalizer does not free the SSL_CTX) as long as the *ossl.Ctx is.

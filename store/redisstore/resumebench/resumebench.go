@@ -133,10 +133,10 @@ type Target struct {
 // Config is one measurement.
 type Config struct {
 	Cert *ossltest.Certificate
-	// Version is VersionTLS12 (session IDs) or VersionTLS13 (stateful
-	// tickets); both with tickets off, so that every resumption is a
+	// Variant is ossltest.TLS12 (session IDs) or ossltest.TLS13Stateful
+	// (stateful tickets): tickets off, so that every resumption is a
 	// lookup.
-	Version ossl.Version
+	Variant ossltest.Variant
 	// Handshakes is the number of resumed handshakes to time, over all
 	// clients.
 	Handshakes int
@@ -174,12 +174,16 @@ func Run(c Config, t Target) (Result, error) {
 	if c.Clients <= 0 || c.Handshakes <= 0 {
 		return Result{}, errors.New("resumebench: Clients and Handshakes must be positive")
 	}
-	server, err := ossltest.NewServerCtx(c.Cert, ossltest.ServerOptions{Version: c.Version, NoTicket: true, SessionIDContext: []byte("resumebench")})
+	so := c.Variant.ServerOptions()
+	so.SessionIDContext = []byte("resumebench")
+	server, err := ossltest.NewServerCtx(c.Cert, so)
 	if err != nil {
 		return Result{}, err
 	}
 	defer server.Close()
-	client, err := ossltest.NewClientCtx(c.Cert, ossltest.ClientOptions{Version: c.Version, VerifyServer: true})
+	co := c.Variant.ClientOptions()
+	co.VerifyServer = true
+	client, err := ossltest.NewClientCtx(c.Cert, co)
 	if err != nil {
 		return Result{}, err
 	}

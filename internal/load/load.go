@@ -1,13 +1,14 @@
-package proxy
+// Package load is the CLI's load generator (osslcache load): a bounded
+// number of TLS connections to a server on this machine's loopback, a
+// share of them resuming, with crypto/tls or libssl clients.
+package load
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"sync"
@@ -15,34 +16,35 @@ import (
 	"time"
 
 	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store"
 )
 
-// LoadClient picks the TLS client a load runs.
-type LoadClient string
+// Client picks the TLS client a load runs.
+type Client string
 
 // Load clients.
 const (
-	// LoadClientGo is crypto/tls: it resumes TLS 1.3, and TLS 1.2 only
+	// ClientGo is crypto/tls: it resumes TLS 1.3, and TLS 1.2 only
 	// with tickets.
-	LoadClientGo LoadClient = "go"
-	// LoadClientOssl is an ossl client (libssl), which also resumes TLS 1.2
+	ClientGo Client = "go"
+	// ClientOssl is an ossl client (libssl), which also resumes TLS 1.2
 	// by session ID.
-	LoadClientOssl LoadClient = "ossl"
+	ClientOssl Client = "ossl"
 )
 
-// MaxLoadConns bounds LoadConfig.Conns.
-const MaxLoadConns = 1_000_000
+// MaxConns bounds Config.Conns.
+const MaxConns = 1_000_000
 
-// LoadConfig is a bounded load on a TLS server: Conns connections, at most
+// Config is a bounded load on a TLS server: Conns connections, at most
 // Concurrency at a time, of which the share ResumeShare offers a session
 // from an earlier connection.
-type LoadConfig struct {
+type Config struct {
 	Addr        string // host:port; loopback addresses only
 	ServerName  string // SNI, and the name checked in the certificate
 	RootCAs     []byte // PEM; nil skips certificate verification
 	Version     ossl.Version
-	Client      LoadClient
+	Client      Client
 	Conns       int
 	Concurrency int
 	ResumeShare float64 // 0 to 1
@@ -53,8 +55,8 @@ type LoadConfig struct {
 	Timeout time.Duration
 }
 
-// LoadResult is what a load measured.
-type LoadResult struct {
+// Result is what a load measured.
+type Result struct {
 	Conns, Offered, Resumed, Failed int
 	Elapsed                         time.Duration
 	// Handshake latencies (dial to handshake done), full and resumed.
@@ -63,7 +65,7 @@ type LoadResult struct {
 }
 
 // HandshakesPerSecond is completed connections over the elapsed time.
-func (r LoadResult) HandshakesPerSecond() float64 {
+func (r Result) HandshakesPerSecond() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
@@ -71,7 +73,7 @@ func (r LoadResult) HandshakesPerSecond() float64 {
 }
 
 // ResumedShare is the share of completed connections that resumed.
-func (r LoadResult) ResumedShare() float64 {
+func (r Result) ResumedShare() float64 {
 	if done := r.Conns - r.Failed; done > 0 {
 		return float64(r.Resumed) / float64(done)
 	}
@@ -103,21 +105,21 @@ type loader interface {
 	close()
 }
 
-// Load runs the load and returns what it measured. One full handshake
+// Run runs the load and returns what it measured. One full handshake
 // first fills the session cache the resuming connections draw from; it is
 // not counted.
-func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
+func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := CheckLoopback(cfg.Addr); err != nil {
-		return LoadResult{}, err
+		return Result{}, err
 	}
-	if cfg.Conns <= 0 || cfg.Conns > MaxLoadConns {
-		return LoadResult{}, fmt.Errorf("conns must be 1 to %d", MaxLoadConns)
+	if cfg.Conns <= 0 || cfg.Conns > MaxConns {
+		return Result{}, fmt.Errorf("conns must be 1 to %d", MaxConns)
 	}
 	if cfg.Concurrency <= 0 || cfg.Concurrency > 1024 {
-		return LoadResult{}, errors.New("concurrency must be 1 to 1024")
+		return Result{}, errors.New("concurrency must be 1 to 1024")
 	}
 	if cfg.ResumeShare < 0 || cfg.ResumeShare > 1 {
-		return LoadResult{}, errors.New("the resume share must be within 0 and 1")
+		return Result{}, errors.New("the resume share must be within 0 and 1")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
@@ -128,22 +130,22 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	var l loader
 	var err error
 	switch cfg.Client {
-	case LoadClientGo, "":
+	case ClientGo, "":
 		l, err = newGoLoader(cfg)
-	case LoadClientOssl:
+	case ClientOssl:
 		l, err = newOsslLoader(cfg)
 	default:
 		err = fmt.Errorf("unknown client %q (go or ossl)", cfg.Client)
 	}
 	if err != nil {
-		return LoadResult{}, err
+		return Result{}, err
 	}
 	defer l.close()
 	if cfg.ResumeShare > 0 {
 		// With the resuming client and its empty cache: a full
 		// handshake whose session the cache keeps.
 		if _, _, err := l.conn(ctx, true); err != nil {
-			return LoadResult{}, fmt.Errorf("first connection: %w", err)
+			return Result{}, fmt.Errorf("first connection: %w", err)
 		}
 	}
 
@@ -177,7 +179,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 		}()
 	}
 	wg.Wait()
-	res := LoadResult{Conns: cfg.Conns, Elapsed: time.Since(start)}
+	res := Result{Conns: cfg.Conns, Elapsed: time.Since(start)}
 	var full, resumed []time.Duration
 	for _, s := range samples {
 		if s.offered {
@@ -213,31 +215,12 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	return ds[min(max(i-1, 0), len(ds)-1)]
 }
 
-// exchange echoes msg through c and then closes cleanly.
-func exchange(c net.Conn, msg string, closeWrite func() error) error {
-	if _, err := io.WriteString(c, msg+"\n"); err != nil {
-		return err
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if got != msg+"\n" {
-		return fmt.Errorf("echo %q, want %q", got, msg+"\n")
-	}
-	if err := closeWrite(); err != nil {
-		return err
-	}
-	_, err = io.Copy(io.Discard, c)
-	return err
-}
-
 type goLoader struct {
 	full, resume *tls.Config
-	cfg          LoadConfig
+	cfg          Config
 }
 
-func newGoLoader(cfg LoadConfig) (*goLoader, error) {
+func newGoLoader(cfg Config) (*goLoader, error) {
 	v := uint16(tls.VersionTLS13)
 	if cfg.Version == ossl.VersionTLS12 {
 		v = tls.VersionTLS12
@@ -277,7 +260,7 @@ func (g *goLoader) conn(ctx context.Context, resume bool) (bool, time.Duration, 
 	c := nc.(*tls.Conn)
 	defer c.Close()
 	_ = c.SetDeadline(start.Add(g.cfg.Timeout))
-	if err := exchange(c, g.cfg.Message, c.CloseWrite); err != nil {
+	if err := ossltest.Exchange(c, g.cfg.Message); err != nil {
 		return false, hs, err
 	}
 	return c.ConnectionState().DidResume, hs, nil
@@ -287,10 +270,10 @@ func (g *goLoader) close() {}
 
 type osslLoader struct {
 	full, resume *ossl.Ctx
-	cfg          LoadConfig
+	cfg          Config
 }
 
-func newOsslLoader(cfg LoadConfig) (*osslLoader, error) {
+func newOsslLoader(cfg Config) (*osslLoader, error) {
 	mk := func(cache bool) (*ossl.Ctx, error) {
 		ctx, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleClient, MinVersion: cfg.Version, MaxVersion: cfg.Version})
 		if err != nil {
@@ -354,7 +337,7 @@ func (o *osslLoader) conn(ctx context.Context, resume bool) (bool, time.Duration
 		return false, 0, err
 	}
 	hs := time.Since(start)
-	if err := exchange(c, o.cfg.Message, c.CloseWrite); err != nil {
+	if err := ossltest.Exchange(c, o.cfg.Message); err != nil {
 		return false, hs, err
 	}
 	return c.ConnectionState().DidResume, hs, nil

@@ -1,0 +1,107 @@
+package load_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/osslcache/osslcache/internal/load"
+	"github.com/osslcache/osslcache/ossl"
+	"github.com/osslcache/osslcache/ossl/ossltest"
+)
+
+func TestCheckLoopback(t *testing.T) {
+	tests := []struct {
+		addr    string
+		wantErr string
+	}{
+		{"127.0.0.1:443", ""},
+		{"127.8.9.10:1", ""},
+		{"[::1]:443", ""},
+		{"localhost:443", ""},
+		{"192.0.2.1:443", "not a loopback address"},
+		{"10.0.0.1:443", "not a loopback address"},
+		{"example.com:443", "not a loopback address"},
+		{"127.0.0.1", "missing port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			err := load.CheckLoopback(tt.addr)
+			if tt.wantErr == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorContains(t, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestRun loads an echoing libssl server (ossltest.NewServer) and checks
+// the counts, not the speed: exactly the share asked for offers a session,
+// and every offer resumes.
+func TestRun(t *testing.T) {
+	cert, err := ossltest.NewCertificate("localhost")
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		variant ossltest.Variant
+		client  load.Client
+	}{
+		{"crypto/tls, TLS 1.3 tickets", ossltest.TLS13, load.ClientGo},
+		{"crypto/tls, TLS 1.2 tickets", ossltest.TLS12Tickets, load.ClientGo},
+		{"ossl, TLS 1.2 session IDs", ossltest.TLS12, load.ClientOssl},
+		{"ossl, TLS 1.3 stateful tickets", ossltest.TLS13Stateful, load.ClientOssl},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.variant.ServerOptions()
+			o.SessionIDContext = []byte("load-test")
+			server, err := ossltest.NewServerCtx(cert, o)
+			require.NoError(t, err)
+			defer server.Close()
+			srv := ossltest.NewServer(server, nil)
+			defer srv.Close()
+
+			res, err := load.Run(context.Background(), load.Config{
+				Addr: srv.Addr, ServerName: "localhost", RootCAs: cert.CertPEM, Version: tt.variant.Version,
+				Client: tt.client, Conns: 12, Concurrency: 2, ResumeShare: 0.25,
+			})
+			require.NoError(t, err)
+			require.NoError(t, res.FirstError)
+			assert.Equal(t, 12, res.Conns)
+			assert.Equal(t, 0, res.Failed)
+			assert.Equal(t, 3, res.Offered)
+			assert.Equal(t, 3, res.Resumed)
+			assert.InDelta(t, 0.25, res.ResumedShare(), 1e-9)
+			assert.Positive(t, res.HandshakesPerSecond())
+			assert.Equal(t, int64(3), server.Stats().Hits, "the server counts the resumptions")
+		})
+	}
+}
+
+func TestRunRefusesBadConfigs(t *testing.T) {
+	ok := load.Config{Addr: "127.0.0.1:1", Conns: 1, Concurrency: 1}
+	tests := []struct {
+		name    string
+		change  func(*load.Config)
+		wantErr string
+	}{
+		{"remote", func(c *load.Config) { c.Addr = "192.0.2.1:443" }, "not a loopback address"},
+		{"no connections", func(c *load.Config) { c.Conns = 0 }, "conns must be"},
+		{"unbounded", func(c *load.Config) { c.Conns = load.MaxConns + 1 }, "conns must be"},
+		{"no concurrency", func(c *load.Config) { c.Concurrency = 0 }, "concurrency"},
+		{"share", func(c *load.Config) { c.ResumeShare = 2 }, "resume share"},
+		{"client", func(c *load.Config) { c.Client = "curl" }, "unknown client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := ok
+			cfg.Version = ossl.VersionTLS13
+			tt.change(&cfg)
+			_, err := load.Run(context.Background(), cfg)
+			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
