@@ -191,11 +191,3 @@ func Claims() []Claim {
 	copy(out, registry)
 	return out
 }
-
-// nof writes a count with its noun: "1 session", "2 sessions".
-func nof[N int | int64](n N, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
