@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -219,6 +222,160 @@ func (e *Expectations) WriteJSON(w io.Writer) error {
 	b.Truncate(b.Len() - 1) // Encode's newline
 	b.WriteString(",\n  \"rows\": [")
 	for i, x := range e.Rows {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n    ")
+		if err := enc.Encode(x); err != nil {
+			return err
+		}
+		b.Truncate(b.Len() - 1)
+	}
+	b.WriteString("\n  ]\n}\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// expectationsPath is the expectations file's path inside the module.
+const expectationsPath = "conformance/expectations.json"
+
+// expectationsJSON is expectations.json.
+//
+//go:embed expectations.json
+var expectationsJSON []byte
+
+// ExpectationsFile is expectations.json: the statuses measured on every
+// release line, as one row per claim and variant holding the status most
+// lines share (the default) and the release lines that differ from it.
+type ExpectationsFile struct {
+	// ReleaseLines are the release lines measured ("1.1", "3.0"…), in
+	// version order: the lines that have expectations.
+	ReleaseLines []string      `json:"releaseLines"`
+	Rows         []ExpectedRow `json:"rows"`
+	// Source names where the file was read from.
+	Source string `json:"-"`
+}
+
+// ExpectedRow is one claim and variant: its default status and reason
+// (the embedded Expectation), and a release line's own where it differs.
+type ExpectedRow struct {
+	Expectation
+	// Overrides maps a release line to its status, where it is not the
+	// default.
+	Overrides map[string]Override `json:"overrides,omitempty"`
+}
+
+// Override is a release line's own status for a row, with a one-line
+// reason (required for "deviates" and "n/a").
+type Override struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// LoadExpectationsFile returns the embedded expectations file, parsed
+// afresh (the caller may change it).
+func LoadExpectationsFile() (*ExpectationsFile, error) {
+	return ParseExpectationsFile(bytes.NewReader(expectationsJSON), expectationsPath)
+}
+
+// ParseExpectationsFile reads an expectations file and validates it: known
+// release lines and statuses, no duplicate rows, a reason for every
+// "deviates" and "n/a", no override equal to its row's default.
+func ParseExpectationsFile(r io.Reader, source string) (*ExpectationsFile, error) {
+	var f ExpectationsFile
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("conformance: %s: %w", source, err)
+	}
+	f.Source = source
+	if len(f.ReleaseLines) == 0 {
+		return nil, fmt.Errorf("conformance: %s: no release lines", source)
+	}
+	lines := map[string]bool{}
+	for _, l := range f.ReleaseLines {
+		if !releaseLineName.MatchString(l) || lines[l] {
+			return nil, fmt.Errorf("conformance: %s: release line %q: want each line once, as major.minor", source, l)
+		}
+		lines[l] = true
+	}
+	seen := map[[2]string]bool{}
+	for i, x := range f.Rows {
+		k := [2]string{x.Claim, x.Variant}
+		id := x.Claim + "/" + x.Variant
+		switch {
+		case x.Claim == "" || x.Variant == "":
+			return nil, fmt.Errorf("conformance: %s: row %d: empty claim or variant", source, i)
+		case seen[k]:
+			return nil, fmt.Errorf("conformance: %s: duplicate row %s", source, id)
+		}
+		seen[k] = true
+		if err := checkOutcome(x.Status, x.Reason); err != nil {
+			return nil, fmt.Errorf("conformance: %s: %s: %w", source, id, err)
+		}
+		for _, l := range slices.Sorted(maps.Keys(x.Overrides)) {
+			o := x.Overrides[l]
+			switch {
+			case !lines[l]:
+				return nil, fmt.Errorf("conformance: %s: %s: override for %q, which is not in releaseLines", source, id, l)
+			case o.Status == x.Status && o.Reason == x.Reason:
+				return nil, fmt.Errorf("conformance: %s: %s: the override for %s is the default: remove it", source, id, l)
+			}
+			if err := checkOutcome(o.Status, o.Reason); err != nil {
+				return nil, fmt.Errorf("conformance: %s: %s on %s: %w", source, id, l, err)
+			}
+		}
+	}
+	return &f, nil
+}
+
+var releaseLineName = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+
+// checkOutcome validates a status and its reason.
+func checkOutcome(status, reason string) error {
+	switch {
+	case status != StatusHolds && status != StatusDeviates && status != StatusNA:
+		return fmt.Errorf("unknown status %q", status)
+	case status != StatusHolds && strings.TrimSpace(reason) == "":
+		return fmt.Errorf("a %q row needs a reason", status)
+	case strings.Contains(reason, "\n"):
+		return errors.New("the reason must be one line")
+	}
+	return nil
+}
+
+// For returns the expectations of one release line: each row's override
+// for the line, or its default; an error wrapping ErrNoExpectations when
+// the line was never measured.
+func (f *ExpectationsFile) For(releaseLine string) (*Expectations, error) {
+	if !slices.Contains(f.ReleaseLines, releaseLine) {
+		return nil, fmt.Errorf("%w: %s has none for OpenSSL %q (have: %s); measure them with 'osslcache conform -write-expect FILE'",
+			ErrNoExpectations, f.Source, releaseLine, strings.Join(f.ReleaseLines, ", "))
+	}
+	e := &Expectations{OpenSSL: releaseLine, Source: f.Source + " (OpenSSL " + releaseLine + ")"}
+	for _, x := range f.Rows {
+		exp := x.Expectation
+		if o, ok := x.Overrides[releaseLine]; ok {
+			exp.Status, exp.Reason = o.Status, o.Reason
+		}
+		e.Rows = append(e.Rows, exp)
+	}
+	return e, nil
+}
+
+// WriteJSON writes the file in the layout of expectations.json: one row a
+// line.
+func (f *ExpectationsFile) WriteJSON(w io.Writer) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	b.WriteString("{\n  \"releaseLines\": ")
+	if err := enc.Encode(f.ReleaseLines); err != nil {
+		return err
+	}
+	b.Truncate(b.Len() - 1) // Encode's newline
+	b.WriteString(",\n  \"rows\": [")
+	for i, x := range f.Rows {
 		if i > 0 {
 			b.WriteString(",")
 		}

@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -133,4 +134,83 @@ func TestLoadExpectationsOfTheLinkedLine(t *testing.T) {
 		assert.Equal(t, conformance.ExpectationsPath(line), e.Source)
 	}
 	assert.Contains(t, conformance.ReleaseLines(), "3.0")
+}
+
+func TestParseExpectationsFile(t *testing.T) {
+	tests := []struct {
+		name, json, err string
+	}{
+		{"valid", `{"releaseLines":["1.1","3.0"],"rows":[{"claim":"a","variant":"tls12","status":"holds"},{"claim":"a","variant":"tls13","status":"deviates","reason":"r","overrides":{"1.1":{"status":"n/a","reason":"old"}}}]}`, ""},
+		{"override with the default status, another reason", `{"releaseLines":["1.1","3.0"],"rows":[{"claim":"a","variant":"tls13","status":"deviates","reason":"r","overrides":{"1.1":{"status":"deviates","reason":"r on 1.1"}}}]}`, ""},
+		{"empty rows", `{"releaseLines":["3.0"],"rows":[]}`, ""},
+		{"no release lines", `{"releaseLines":[],"rows":[]}`, "no release lines"},
+		{"release line twice", `{"releaseLines":["3.0","3.0"],"rows":[]}`, `release line "3.0"`},
+		{"release line not major.minor", `{"releaseLines":["../3.0"],"rows":[]}`, `release line "../3.0"`},
+		{"unknown status", `{"releaseLines":["3.0"],"rows":[{"claim":"a","variant":"tls12","status":"fine"}]}`, `a/tls12: unknown status "fine"`},
+		{"error is not an expectation", `{"releaseLines":["3.0"],"rows":[{"claim":"a","variant":"tls12","status":"error","reason":"r"}]}`, `unknown status "error"`},
+		{"deviates without reason", `{"releaseLines":["3.0"],"rows":[{"claim":"a","variant":"tls12","status":"deviates"}]}`, "needs a reason"},
+		{"n/a without reason", `{"releaseLines":["3.0"],"rows":[{"claim":"a","variant":"tls12","status":"n/a","reason":"  "}]}`, "needs a reason"},
+		{"two-line reason", `{"releaseLines":["3.0"],"rows":[{"claim":"a","variant":"tls12","status":"deviates","reason":"a\nb"}]}`, "one line"},
+		{"duplicate", `{"releaseLines":["3.0"],"rows":[{"claim":"a","variant":"tls12","status":"holds"},{"claim":"a","variant":"tls12","status":"holds"}]}`, "duplicate row a/tls12"},
+		{"no variant", `{"releaseLines":["3.0"],"rows":[{"claim":"a","status":"holds"}]}`, "empty claim or variant"},
+		{"override of an unknown line", `{"releaseLines":["3.0"],"rows":[{"claim":"a","variant":"tls12","status":"holds","overrides":{"3.5":{"status":"deviates","reason":"r"}}}]}`, `a/tls12: override for "3.5", which is not in releaseLines`},
+		{"override equal to the default", `{"releaseLines":["1.1","3.0"],"rows":[{"claim":"a","variant":"tls12","status":"holds","overrides":{"1.1":{"status":"holds"}}}]}`, "the override for 1.1 is the default"},
+		{"override without reason", `{"releaseLines":["1.1","3.0"],"rows":[{"claim":"a","variant":"tls12","status":"holds","overrides":{"1.1":{"status":"n/a"}}}]}`, "a/tls12 on 1.1: a \"n/a\" row needs a reason"},
+		{"unknown field", `{"releaseLines":["3.0"],"rows":[{"claim":"a","variant":"tls12","status":"holds","expected":"x"}]}`, "unknown field"},
+		{"unknown override field", `{"releaseLines":["1.1"],"rows":[{"claim":"a","variant":"tls12","status":"holds","overrides":{"1.1":{"state":"n/a"}}}]}`, "unknown field"},
+		{"not JSON", `{"releaseLines":`, "unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := conformance.ParseExpectationsFile(strings.NewReader(tt.json), "x.json")
+			if tt.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.err)
+				assert.Contains(t, err.Error(), "x.json")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "x.json", f.Source)
+		})
+	}
+}
+
+// TestExpectationsFileFor: a release line gets each row's override for it,
+// or the row's default.
+func TestExpectationsFileFor(t *testing.T) {
+	f, err := conformance.ParseExpectationsFile(strings.NewReader(`{"releaseLines":["1.1","3.0","3.5"],"rows":[
+		{"claim":"a","variant":"tls12","status":"holds"},
+		{"claim":"a","variant":"tls13","status":"deviates","reason":"r","overrides":{"1.1":{"status":"n/a","reason":"old"},"3.5":{"status":"holds"}}}]}`), "x.json")
+	require.NoError(t, err)
+	tests := []struct {
+		line string
+		want []conformance.Expectation
+	}{
+		{"1.1", []conformance.Expectation{{Claim: "a", Variant: "tls12", Status: "holds"}, {Claim: "a", Variant: "tls13", Status: "n/a", Reason: "old"}}},
+		{"3.0", []conformance.Expectation{{Claim: "a", Variant: "tls12", Status: "holds"}, {Claim: "a", Variant: "tls13", Status: "deviates", Reason: "r"}}},
+		{"3.5", []conformance.Expectation{{Claim: "a", Variant: "tls12", Status: "holds"}, {Claim: "a", Variant: "tls13", Status: "holds"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.line, func(t *testing.T) {
+			e, err := f.For(tt.line)
+			require.NoError(t, err)
+			assert.Equal(t, &conformance.Expectations{OpenSSL: tt.line, Rows: tt.want, Source: "x.json (OpenSSL " + tt.line + ")"}, e)
+		})
+	}
+	_, err = f.For("3.6")
+	require.ErrorIs(t, err, conformance.ErrNoExpectations)
+	assert.Contains(t, err.Error(), `x.json has none for OpenSSL "3.6" (have: 1.1, 3.0, 3.5)`)
+}
+
+// TestExpectationsFileLayout: expectations.json is in the layout WriteJSON
+// writes (one row a line), so that a draft from 'conform -write-expect'
+// differs from it only in the rows that changed.
+func TestExpectationsFileLayout(t *testing.T) {
+	onDisk, err := os.ReadFile("expectations.json")
+	require.NoError(t, err)
+	f, err := conformance.LoadExpectationsFile()
+	require.NoError(t, err)
+	var b bytes.Buffer
+	require.NoError(t, f.WriteJSON(&b))
+	assert.Equal(t, string(onDisk), b.String())
 }
