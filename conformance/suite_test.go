@@ -1,9 +1,9 @@
 package conformance_test
 
 import (
-	"errors"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -11,11 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/osslcache/osslcache/conformance"
+	"github.com/osslcache/osslcache/internal/matrix"
 	"github.com/osslcache/osslcache/ossl"
 )
-
-// knownLines are the OpenSSL release lines the suite is meant to run on.
-var knownLines = []string{"1.1", "3.0", "3.5", "3.6"}
 
 var (
 	suiteOnce sync.Once
@@ -37,7 +35,7 @@ func TestSuiteMatchesExpectations(t *testing.T) {
 	rep := suite(t)
 	line := ossl.ReleaseLine()
 	exp, err := conformance.LoadExpectations(line)
-	require.NoError(t, err, "the linked release line %s (%s) needs %s", line, rep.OpenSSL, conformance.ExpectationsPath(line))
+	require.NoError(t, err, "the linked release line %s (%s) needs its expectations in %s", line, rep.OpenSSL, conformance.ExpectationsPath)
 	for _, m := range conformance.Compare(rep, exp) {
 		t.Errorf("%s", m)
 	}
@@ -92,44 +90,32 @@ func TestRowsInReportOrder(t *testing.T) {
 	assert.Equal(t, want, got)
 }
 
-// TestExpectationFiles validates every release line's file: it parses, and
-// it has exactly one row for each claim and variant the suite checks. A
-// line other than the linked one may lack a file (its Docker run has not
-// been measured yet); the linked one may not.
-func TestExpectationFiles(t *testing.T) {
+// TestExpectationsFileRows: expectations.json resolves, for every release
+// line it holds, to exactly one row for each claim and variant the suite
+// checks, in report order; it holds the linked line and every line of the Docker matrix.
+func TestExpectationsFileRows(t *testing.T) {
 	var want [][2]string
 	for _, c := range conformance.Claims() {
 		for _, v := range c.Variants {
 			want = append(want, [2]string{c.ID, v})
 		}
 	}
-	lines := slices.Clone(knownLines)
-	for _, l := range conformance.ReleaseLines() {
-		if !slices.Contains(lines, l) {
-			lines = append(lines, l)
-		}
+	f, err := conformance.LoadExpectationsFile()
+	require.NoError(t, err)
+	assert.Contains(t, f.ReleaseLines, ossl.ReleaseLine(), "the linked line")
+	for _, v := range matrix.DefaultVersions {
+		line := strings.Join(strings.SplitN(v, ".", 3)[:2], ".")
+		assert.Contains(t, f.ReleaseLines, line, "the matrix's OpenSSL %s", v)
 	}
-	for _, line := range lines {
+	for _, line := range f.ReleaseLines {
 		t.Run(line, func(t *testing.T) {
-			exp, err := conformance.LoadExpectations(line)
-			if errors.Is(err, conformance.ErrNoExpectations) && line != ossl.ReleaseLine() {
-				t.Skipf("no expectations for OpenSSL %s yet (%s): run the suite in its container and write them", line, conformance.ExpectationsPath(line))
-			}
+			exp, err := f.For(line)
 			require.NoError(t, err)
-			assert.Equal(t, line, exp.OpenSSL)
 			var got [][2]string
 			for _, x := range exp.Rows {
 				got = append(got, [2]string{x.Claim, x.Variant})
 			}
-			assert.ElementsMatch(t, want, got, "one row per claim and variant")
+			assert.Equal(t, want, got, "one row per claim and variant, in report order")
 		})
-	}
-}
-
-func TestLoadExpectationsOfAnUnknownLine(t *testing.T) {
-	for _, line := range []string{"9.9", "", "../3.0", "3.0/../3.0"} {
-		_, err := conformance.LoadExpectations(line)
-		require.ErrorIs(t, err, conformance.ErrNoExpectations, "%q", line)
-		assert.Contains(t, err.Error(), conformance.ExpectationsPath(line))
 	}
 }
