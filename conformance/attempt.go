@@ -101,3 +101,22 @@ func sub(a, b ossl.Stats) ossl.Stats {
 		Timeouts: a.Timeouts - b.Timeouts, CacheFull: a.CacheFull - b.CacheFull,
 	}
 }
+
+// storeCount is what one side cached after a handshake: sessions in the
+// internal cache and new-session callback calls.
+type storeCount struct {
+	cached int64
+	calls  int
+}
+
+func (s storeCount) String() string {
+	return fmt.Sprintf("%d cached, new-session callback %s", s.cached, nof(s.calls, "call"))
+}
+
+// nof writes a count with its noun: "1 session", "2 sessions".
+func nof[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/osslcache/osslcache/ossl"
 )
@@ -123,172 +122,7 @@ func decideLookupOrder(o lookupOrderObs) verdict {
 		o.externalOnly.outcome(), o.externalOnly.counters(), o.externalOnly.lookups())
 }
 
-// ---- sid-ctx-isolation and verify-peer-without-sid-ctx ----
-
-type noSIDObs struct {
-	fullFailed string
-	cached     int64
-	newCalls   int
-	resume     attempt
-}
-
-// observeNoSID runs a peer-verifying server with no session id context: a
-// full handshake with a client certificate, then a resumption attempt.
-func observeNoSID(p *probe) noSIDObs {
-	s := p.server(ossl.CacheServer, withSIDCtx(nil), verifyingClients())
-	rec := p.store(s)
-	c, _ := p.clientWith(optsPresenting(p.v))
-	var o noSIDObs
-	r, err := p.try(c, s, nil)
-	if err != nil {
-		o.fullFailed = handshakeFailure(err)
-		return o
-	}
-	o.cached = p.sessions(s)
-	o.newCalls = rec.count("new")
-	o.resume = p.attempt(c, s, r.ClientSession, rec)
-	return o
-}
-
-func (o noSIDObs) String() string {
-	if o.fullFailed != "" {
-		return "the full handshake failed: " + o.fullFailed
-	}
-	return fmt.Sprintf("%s cached, new-session callback %s; resumption attempt: %s", nof(o.cached, "session"), nof(o.newCalls, "call"), o.resume.outcome())
-}
-
-type sidCtxObs struct {
-	xToY      attempt
-	newSIDCtx string
-	noSID     noSIDObs
-}
-
-func checkSIDCtxIsolation(p *probe) verdict {
-	s := p.server(ossl.CacheServer, withSIDCtx([]byte("X")))
-	c, _ := p.client(ossl.CacheServer)
-	r := p.hs(c, s, nil)
-	p.must(s.SetSessionIDContext([]byte("Y")), "SSL_CTX_set_session_id_context")
-	o := sidCtxObs{xToY: p.attempt(c, s, r.ClientSession, nil)}
-	if rs := o.xToY.serverSession; rs != nil {
-		o.newSIDCtx = string(rs.IDContext())
-	}
-	o.noSID = observeNoSID(p)
-	return decideSIDCtx(o)
-}
-
-func decideSIDCtx(o sidCtxObs) verdict {
-	isolated := o.xToY.full()
-	noSIDSafe := o.noSID.fullFailed == "" && !o.noSID.resume.server
-	return decide(isolated && noSIDSafe,
-		"session made under id context \"X\", offered after the context became \"Y\": %s (%s), new session under %q; peer-verifying server with no id context: %s",
-		o.xToY.outcome(), o.xToY.counters(), o.newSIDCtx, o.noSID)
-}
-
-func checkVerifyPeerWithoutSIDCtx(p *probe) verdict {
-	return decideVerifyPeerWithoutSIDCtx(observeNoSID(p))
-}
-
-func decideVerifyPeerWithoutSIDCtx(o noSIDObs) verdict {
-	if o.fullFailed != "" {
-		return deviates("%s", o)
-	}
-	failed := strings.Contains(o.resume.failed, "session id context uninitialized")
-	why := ""
-	if !failed && o.cached == 0 && o.newCalls == 0 && o.resume.full() {
-		why = ": the server never stored the session (ssl_update_cache skips a session with no id context under SSL_VERIFY_PEER), so nothing was reused and nothing failed"
-	}
-	return decide(failed, "peer-verifying server, no id context: %s%s", o, why)
-}
-
-// ---- OFF ----
-
-type offServerObs struct {
-	off, server storeCount
-}
-
-type storeCount struct {
-	cached int64
-	calls  int
-}
-
-func (s storeCount) String() string {
-	return fmt.Sprintf("%d cached, new-session callback %s", s.cached, nof(s.calls, "call"))
-}
-
-func checkOffServerNoStore(p *probe) verdict {
-	var o offServerObs
-	for _, m := range []ossl.CacheMode{ossl.CacheOff, ossl.CacheServer} {
-		s := p.server(m)
-		rec := p.store(s)
-		c, _ := p.client(ossl.CacheServer)
-		p.hs(c, s, nil)
-		sc := storeCount{p.sessions(s), rec.count("new")}
-		if m == ossl.CacheOff {
-			o.off = sc
-		} else {
-			o.server = sc
-		}
-	}
-	return decideOffStore(o.off, o.server, "server", "SERVER")
-}
-
-// decideOffStore compares an OFF context with one in its storing mode.
-func decideOffStore(off, on storeCount, side, onMode string) verdict {
-	if on.cached == 0 && on.calls == 0 {
-		return notApplicable("nothing to store: %s in %s mode: %s (a TLS 1.2 ticket session has no session ID); OFF: %s", side, onMode, on, off)
-	}
-	return decide(off.cached == 0 && off.calls == 0, "OFF %s: %s (%s mode: %s)", side, off, onMode, on)
-}
-
-func checkOffClientNoStore(p *probe) verdict {
-	var off, on storeCount
-	s := p.server(ossl.CacheServer)
-	for _, m := range []ossl.CacheMode{ossl.CacheOff, ossl.CacheClient} {
-		c, rec := p.client(m)
-		p.hs(c, s, nil)
-		sc := storeCount{p.sessions(c), rec.calls()}
-		if m == ossl.CacheOff {
-			off = sc
-		} else {
-			on = sc
-		}
-	}
-	return decideOffStore(off, on, "client", "CLIENT")
-}
-
-type offResumeObs struct {
-	cached    int64
-	calls     int
-	resumable bool // the client's session from the OFF server
-	resume    attempt
-}
-
-func checkOffNoResumption(p *probe) verdict {
-	s := p.server(ossl.CacheOff)
-	rec := p.store(s)
-	c, _ := p.client(ossl.CacheServer)
-	r := p.hs(c, s, nil)
-	o := offResumeObs{cached: p.sessions(s), calls: rec.count("new"), resumable: r.ClientSession.IsResumable()}
-	o.resume = p.attempt(c, s, r.ClientSession, rec)
-	return decideOffNoResumption(o)
-}
-
-func decideOffNoResumption(o offResumeObs) verdict {
-	why := ""
-	switch {
-	case o.resume.server && o.cached == 0 && len(o.resume.gets()) == 0:
-		why = ": the stateless ticket carries the session, and OFF does not stop tickets (SSL_OP_NO_TICKET does)"
-	case !o.resumable:
-		why = ": the OFF server sent no session ID and no ticket, so the client had nothing to offer"
-	case len(o.resume.gets()) > 0:
-		why = ": the lookup still ran under OFF, and found nothing"
-	}
-	return decide(!o.resume.server && o.resume.failed == "",
-		"OFF server (%d cached, new-session callback %s); the client's session from it is resumable=%v; offering it: %s (%s, %s)%s",
-		o.cached, nof(o.calls, "call"), o.resumable, o.resume.outcome(), o.resume.counters(), o.resume.lookups(), why)
-}
-
-// ---- SERVER ----
+// ---- server-stores, server-resumes-internal, server-resumes-external ----
 
 type serverStoresObs struct {
 	storeCount
@@ -361,4 +195,33 @@ func decideServerResumesExternal(o resumesExternalObs) verdict {
 	return decide(o.resume.resumed() && logString(o.resume.gets()) == "get(hit)" && o.resume.d.CallbackHits == 1,
 		"session only in the store (internal %d, store %d, SERVER|NO_INTERNAL_STORE): %s (%s, %s)",
 		o.internal, o.stored, o.resume.outcome(), o.resume.counters(), o.resume.lookups())
+}
+
+// ---- tls13-stateless-cached-with-remove-cb ----
+
+type removeCbObs struct {
+	without, with storeCount
+}
+
+func checkTLS13StatelessCachedWithRemoveCb(p *probe) verdict {
+	var o removeCbObs
+	for _, set := range []ossl.CallbackSet{ossl.CallbackNew | ossl.CallbackGet, ossl.CallbackAll} {
+		s := p.server(ossl.CacheServer)
+		rec := p.store(s, set)
+		c, _ := p.client(ossl.CacheServer)
+		p.hs(c, s, nil)
+		sc := storeCount{p.sessions(s), rec.count("new")}
+		if set == ossl.CallbackAll {
+			o.with = sc
+		} else {
+			o.without = sc
+		}
+	}
+	return decideRemoveCb(o)
+}
+
+func decideRemoveCb(o removeCbObs) verdict {
+	return decide(o.without.cached == 0 && o.with.cached > 0,
+		"stateless TLS 1.3 server, one full handshake: new and get callbacks only: %s; new, get and remove callbacks: %s",
+		o.without, o.with)
 }

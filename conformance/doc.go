@@ -10,8 +10,13 @@
 // both sides, session times) and then decides; the decision functions are
 // pure, so they are unit-tested on their own.
 //
+// The claims are data: claims.md (embedded) gives their IDs, text, variants
+// and order; checks.go maps each ID to its check function.
+//
 // Run runs the suite; LoadExpectations and Compare tell whether the statuses
-// still match the ones measured for the linked OpenSSL release line
-// (expect/<major.minor>.json). The osslcache command's "conform" subcommand
-// is the front end.
+// still match the ones measured for the linked OpenSSL release line.
+// expectations.json (embedded, read as an ExpectationsFile) holds those of
+// every release line: a status per claim and variant, and the lines that
+// differ from it. The osslcache command's "conform" subcommand is the front
+// end.
 package conformance

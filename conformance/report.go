@@ -53,9 +53,11 @@ func (r Report) WriteTable(w io.Writer) error {
 // Comparison is the outcome of comparing a report with expectations, for
 // WriteMarkdown.
 type Comparison struct {
-	// Source names the expectations ("conformance/expect/3.0.json").
+	// Source names the expectations
+	// ("conformance/expectations.json (OpenSSL 3.0)").
 	Source string
-	// Err says why nothing was compared (no file for the release line).
+	// Err says why nothing was compared (no expectations for the release
+	// line).
 	Err string
 	// Mismatches are the rows that differ.
 	Mismatches []Mismatch

@@ -92,8 +92,8 @@ func TestWriteMarkdown(t *testing.T) {
 		absent   []string
 	}{
 		{"no comparison", nil, nil, []string{"## Expectations"}},
-		{"all match", &conformance.Comparison{Source: "conformance/expect/3.0.json"},
-			[]string{"## Expectations\n\nEvery row matches conformance/expect/3.0.json.\n"}, nil},
+		{"all match", &conformance.Comparison{Source: "conformance/expectations.json (OpenSSL 3.0)"},
+			[]string{"## Expectations\n\nEvery row matches conformance/expectations.json (OpenSSL 3.0).\n"}, nil},
 		{"mismatches", &conformance.Comparison{Source: "e.json", Mismatches: []conformance.Mismatch{
 			{Kind: conformance.MismatchStatus, Claim: "a", Variant: "tls12", Got: "deviates", Want: "holds", Observed: "x|y"}}},
 			[]string{"1 row does not match e.json:\n\n- a/tls12: got deviates, want holds; observed: x\\|y\n"}, nil},

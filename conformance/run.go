@@ -12,6 +12,15 @@ import (
 	"github.com/osslcache/osslcache/ossl/ossltest"
 )
 
+// Statuses a row carries. StatusError marks a check that could not run (a
+// handshake failed where none should): it never matches an expectation.
+const (
+	StatusHolds    = "holds"
+	StatusDeviates = "deviates"
+	StatusNA       = "n/a"
+	StatusError    = "error"
+)
+
 // Row is one claim checked under one variant.
 type Row struct {
 	Claim    string `json:"claim"`
@@ -50,6 +59,7 @@ type Progress struct {
 type job struct {
 	index int
 	claim Claim
+	check check
 	v     Variant
 }
 
@@ -61,15 +71,16 @@ func jobs(match func(string) bool) []job {
 		if match != nil && !match(c.ID) {
 			continue
 		}
+		ch := checkFor(c.ID)
 		for _, v := range c.variants {
-			out = append(out, job{index: len(out), claim: c, v: v})
+			out = append(out, job{index: len(out), claim: c, check: ch, v: v})
 		}
 	}
 	return out
 }
 
 // Run checks every selected claim under each of its variants, in parallel,
-// and returns the rows in report order (claims in registry order, variants
+// and returns the rows in report order (claims in claims.md order, variants
 // in Variants order). A check that cannot run (a handshake that should not
 // fail does) gives a row with StatusError. Run returns an error only when
 // the suite cannot start (no certificate).
@@ -90,7 +101,7 @@ func Run(opts Options) (Report, error) {
 	// Heavy checks first, so that they do not end up alone at the tail.
 	order := make([]job, len(js))
 	copy(order, js)
-	sort.SliceStable(order, func(i, j int) bool { return order[i].claim.heavy && !order[j].claim.heavy })
+	sort.SliceStable(order, func(i, j int) bool { return order[i].check.heavy && !order[j].check.heavy })
 
 	rows := make([]Row, len(js))
 	start := time.Now()
@@ -138,7 +149,7 @@ func runOne(j job, cert *ossltest.Certificate) (row Row) {
 			}
 		}
 	}()
-	v := j.claim.check(p)
+	v := j.check.run(p)
 	row.Status, row.Observed = v.status, v.observed
 	return row
 }

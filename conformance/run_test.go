@@ -67,12 +67,12 @@ func TestRunOneTurnsFailuresIntoErrorRows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := released
-			got := runOne(job{claim: Claim{ID: "c", check: tt.check}, v: TLS12}, cert)
+			got := runOne(job{claim: Claim{ID: "c"}, check: check{run: tt.check}, v: TLS12}, cert)
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, before+1, released, "cleanups ran")
 		})
 	}
-	got := runOne(job{claim: Claim{ID: "c", check: func(p *probe) verdict { panic("bug") }}, v: TLS12}, cert)
+	got := runOne(job{claim: Claim{ID: "c"}, check: check{run: func(p *probe) verdict { panic("bug") }}, v: TLS12}, cert)
 	assert.Equal(t, StatusError, got.Status)
 	assert.Contains(t, got.Observed, "check panicked: bug")
 
@@ -80,7 +80,7 @@ func TestRunOneTurnsFailuresIntoErrorRows(t *testing.T) {
 	// verifies the server against another certificate.
 	other, err := ossltest.NewCertificate()
 	require.NoError(t, err)
-	got = runOne(job{claim: Claim{ID: "c", check: func(p *probe) verdict {
+	got = runOne(job{claim: Claim{ID: "c"}, check: check{run: func(p *probe) verdict {
 		s := p.server(0)
 		p.cert = other
 		c, _ := p.client(0)

@@ -1,9 +1,9 @@
 package conformance_test
 
 import (
-	"errors"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -11,26 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/osslcache/osslcache/conformance"
+	"github.com/osslcache/osslcache/internal/matrix"
 	"github.com/osslcache/osslcache/ossl"
 )
-
-// claimsMD are the IDs of /work/shared/spec/claims.md, which are fixed.
-var claimsMD = []string{
-	"set-returns-previous", "get-returns-current", "default-is-server", "cache-per-ctx",
-	"reuse-or-full", "lookup-internal-then-external", "sid-ctx-isolation", "off-server-no-store",
-	"off-client-no-store", "off-no-resumption", "client-stores", "client-no-auto-reuse",
-	"client-set-session-reuses", "client-not-default", "server-stores", "server-resumes-internal",
-	"server-resumes-external", "both-is-union", "auto-clear-every-255", "no-auto-clear",
-	"explicit-flush", "no-internal-lookup-skips-internal", "no-internal-lookup-external-only",
-	"no-internal-lookup-client-noop", "no-internal-store-skips-store", "no-internal-store-manual-add",
-	"external-hit-copied", "no-internal-store-no-copy", "no-internal-is-both", "update-time",
-}
-
-// apiOnly are the claims about the API alone, checked once ("any").
-var apiOnly = []string{"set-returns-previous", "get-returns-current", "default-is-server"}
-
-// knownLines are the OpenSSL release lines the suite is meant to run on.
-var knownLines = []string{"1.1", "3.0", "3.5", "3.6"}
 
 var (
 	suiteOnce sync.Once
@@ -52,7 +35,7 @@ func TestSuiteMatchesExpectations(t *testing.T) {
 	rep := suite(t)
 	line := ossl.ReleaseLine()
 	exp, err := conformance.LoadExpectations(line)
-	require.NoError(t, err, "the linked release line %s (%s) needs %s", line, rep.OpenSSL, conformance.ExpectationsPath(line))
+	require.NoError(t, err, "the linked release line %s (%s) needs its expectations in %s", line, rep.OpenSSL, conformance.ExpectationsPath)
 	for _, m := range conformance.Compare(rep, exp) {
 		t.Errorf("%s", m)
 	}
@@ -66,30 +49,16 @@ func TestEveryClaimHasItsRows(t *testing.T) {
 		require.NotContains(t, rows, k, "duplicate row")
 		rows[k] = r
 	}
-	claims := map[string]conformance.Claim{}
-	for _, c := range conformance.Claims() {
-		claims[c.ID] = c
-	}
 	var variants []string
 	for _, v := range conformance.Variants() {
 		variants = append(variants, v.Name)
 	}
-	for _, id := range claimsMD {
-		t.Run(id, func(t *testing.T) {
-			c, ok := claims[id]
-			require.True(t, ok, "claims.md's %s has no check", id)
-			assert.False(t, c.Added)
-			if slices.Contains(apiOnly, id) {
-				assert.Equal(t, []string{"any"}, c.Variants)
-			} else {
-				assert.Equal(t, variants, c.Variants, "checked under every variant")
-			}
-		})
-	}
 	digits := regexp.MustCompile(`[0-9]`)
 	for _, c := range conformance.Claims() {
+		if !c.Added && !slices.Equal(c.Variants, []string{"any"}) {
+			assert.Equal(t, variants, c.Variants, "%s: a claim of the page is checked under every variant, or once without a handshake", c.ID)
+		}
 		assert.NotEmpty(t, c.Text, c.ID)
-		assert.Equal(t, c.Added, !slices.Contains(claimsMD, c.ID), "%s: Added marks exactly the claims not in claims.md", c.ID)
 		for _, v := range c.Variants {
 			r, ok := rows[[2]string{c.ID, v}]
 			if !assert.True(t, ok, "no row for %s/%s", c.ID, v) {
@@ -121,44 +90,32 @@ func TestRowsInReportOrder(t *testing.T) {
 	assert.Equal(t, want, got)
 }
 
-// TestExpectationFiles validates every release line's file: it parses, and
-// it has exactly one row for each claim and variant the suite checks. A
-// line other than the linked one may lack a file (its Docker run has not
-// been measured yet); the linked one may not.
-func TestExpectationFiles(t *testing.T) {
+// TestExpectationsFileRows: expectations.json resolves, for every release
+// line it holds, to exactly one row for each claim and variant the suite
+// checks, in report order; it holds the linked line and every line of the Docker matrix.
+func TestExpectationsFileRows(t *testing.T) {
 	var want [][2]string
 	for _, c := range conformance.Claims() {
 		for _, v := range c.Variants {
 			want = append(want, [2]string{c.ID, v})
 		}
 	}
-	lines := slices.Clone(knownLines)
-	for _, l := range conformance.ReleaseLines() {
-		if !slices.Contains(lines, l) {
-			lines = append(lines, l)
-		}
+	f, err := conformance.LoadExpectationsFile()
+	require.NoError(t, err)
+	assert.Contains(t, f.ReleaseLines, ossl.ReleaseLine(), "the linked line")
+	for _, v := range matrix.DefaultVersions {
+		line := strings.Join(strings.SplitN(v, ".", 3)[:2], ".")
+		assert.Contains(t, f.ReleaseLines, line, "the matrix's OpenSSL %s", v)
 	}
-	for _, line := range lines {
+	for _, line := range f.ReleaseLines {
 		t.Run(line, func(t *testing.T) {
-			exp, err := conformance.LoadExpectations(line)
-			if errors.Is(err, conformance.ErrNoExpectations) && line != ossl.ReleaseLine() {
-				t.Skipf("no expectations for OpenSSL %s yet (%s): run the suite in its container and write them", line, conformance.ExpectationsPath(line))
-			}
+			exp, err := f.For(line)
 			require.NoError(t, err)
-			assert.Equal(t, line, exp.OpenSSL)
 			var got [][2]string
 			for _, x := range exp.Rows {
 				got = append(got, [2]string{x.Claim, x.Variant})
 			}
-			assert.ElementsMatch(t, want, got, "one row per claim and variant")
+			assert.Equal(t, want, got, "one row per claim and variant, in report order")
 		})
-	}
-}
-
-func TestLoadExpectationsOfAnUnknownLine(t *testing.T) {
-	for _, line := range []string{"9.9", "", "../3.0", "3.0/../3.0"} {
-		_, err := conformance.LoadExpectations(line)
-		require.ErrorIs(t, err, conformance.ErrNoExpectations, "%q", line)
-		assert.Contains(t, err.Error(), conformance.ExpectationsPath(line))
 	}
 }

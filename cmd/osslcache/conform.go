@@ -28,8 +28,8 @@ func conformFlags(stderr io.Writer) (*flag.FlagSet, *conformOptions, *string) {
 	fs.StringVar(&o.jsonFile, "json", "", "also write the report as JSON to `FILE`")
 	fs.StringVar(&o.mdFile, "md", "", "also write the report as Markdown to `FILE`")
 	fs.StringVar(&run, "run", "", "check only the claims whose ID matches `REGEXP`")
-	fs.StringVar(&o.expectFile, "expect", "", "compare with the expectations in `FILE` instead of conformance/expect/<release line>.json")
-	fs.StringVar(&o.writeExpect, "write-expect", "", "write the observed statuses as a draft expectations `FILE` (reasons marked TODO)")
+	fs.StringVar(&o.expectFile, "expect", "", "compare with the expectations file `FILE` instead of "+conformance.ExpectationsPath)
+	fs.StringVar(&o.writeExpect, "write-expect", "", "write the expectations file to `FILE` with this run's statuses recorded for the linked release line (new reasons marked TODO)")
 	fs.IntVar(&o.parallel, "parallel", 0, "checks run at once (default GOMAXPROCS)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress line")
 	fs.Usage = func() {
@@ -94,7 +94,9 @@ func conformRun(o *conformOptions, match func(string) bool, stdout, stderr io.Wr
 	}
 	fmt.Fprintf(stdout, "\n%s; %s, %s\n", rep.Summary(), rep.OpenSSL, rep.Go)
 
-	cmp := conformCompare(rep, o.expectFile, match)
+	line := ossl.ReleaseLine()
+	exp, expErr := conformLoadExpectations(o.expectFile)
+	cmp := conformCompare(rep, exp, expErr, line, match)
 	failed := false
 	for _, w := range []struct {
 		file  string
@@ -102,7 +104,13 @@ func conformRun(o *conformOptions, match func(string) bool, stdout, stderr io.Wr
 	}{
 		{o.jsonFile, rep.WriteJSON},
 		{o.mdFile, func(w io.Writer) error { return rep.WriteMarkdown(w, cmp) }},
-		{o.writeExpect, conformance.Draft(rep, ossl.ReleaseLine()).WriteJSON},
+		{o.writeExpect, func(w io.Writer) error {
+			if expErr != nil {
+				return expErr
+			}
+			exp.Record(rep, line)
+			return exp.WriteJSON(w)
+		}},
 	} {
 		if w.file == "" {
 			continue
@@ -130,24 +138,33 @@ func conformRun(o *conformOptions, match func(string) bool, stdout, stderr io.Wr
 	return 0
 }
 
-// compare loads the expectations (file, or the linked release line's) and
-// compares the report with the ones of the claims that ran.
-func conformCompare(rep conformance.Report, file string, match func(string) bool) *conformance.Comparison {
-	var exp *conformance.Expectations
-	var err error
-	if file != "" {
-		var f *os.File
-		if f, err = os.Open(file); err == nil {
-			exp, err = conformance.ParseExpectations(f, file)
-			f.Close()
-		}
-	} else {
-		exp, err = conformance.LoadExpectations(ossl.ReleaseLine())
+// conformLoadExpectations reads the expectations file: file, or the
+// embedded one when file is empty.
+func conformLoadExpectations(file string) (*conformance.ExpectationsFile, error) {
+	if file == "" {
+		return conformance.LoadExpectationsFile()
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return conformance.ParseExpectationsFile(f, file)
+}
+
+// conformCompare compares the report with the expectations of the linked
+// release line for the claims that ran; loadErr is why exp could not be
+// read.
+func conformCompare(rep conformance.Report, exp *conformance.ExpectationsFile, loadErr error, line string, match func(string) bool) *conformance.Comparison {
+	var e *conformance.Expectations
+	err := loadErr
+	if err == nil {
+		e, err = exp.For(line)
 	}
 	if err != nil {
-		return &conformance.Comparison{Err: fmt.Sprintf("cannot compare with expectations (linked release line %s): %v", ossl.ReleaseLine(), err)}
+		return &conformance.Comparison{Err: fmt.Sprintf("cannot compare with expectations (linked release line %s): %v", line, err)}
 	}
-	return &conformance.Comparison{Source: exp.Source, Mismatches: conformance.Compare(rep, exp.Select(match))}
+	return &conformance.Comparison{Source: e.Source, Mismatches: conformance.Compare(rep, e.Select(match))}
 }
 
 // conformWriteFile writes a whole file, creating its directory, or

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/osslcache/osslcache/conformance"
+	"github.com/osslcache/osslcache/ossl"
 )
 
 // cheapClaim is quick to check and holds everywhere.
@@ -61,7 +62,7 @@ func TestConformWritesReports(t *testing.T) {
 	assert.Regexp(t, `(?m)^default-is-server\s+any\s+holds\s+fresh TLS_server_method context: SERVER`, out)
 	assert.Regexp(t, `(?m)^client-stores\s+tls13-stateful\s+holds\s+`, out)
 	assert.Contains(t, out, "5 rows: 5 holds, 0 deviates, 0 n/a; OpenSSL ")
-	assert.Contains(t, stderr.String(), "every row matches conformance/expect/")
+	assert.Contains(t, stderr.String(), "every row matches conformance/expectations.json (OpenSSL "+ossl.ReleaseLine()+")")
 	assert.Contains(t, stderr.String(), "conform: 5/5 rows (100%)", "the last progress line")
 	assert.NotContains(t, stderr.String(), "\r", "no carriage returns when stderr is not a terminal")
 
@@ -78,22 +79,26 @@ func TestConformWritesReports(t *testing.T) {
 	md, err := os.ReadFile(mdFile)
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "| `client-stores` | tls12 | holds | ")
-	assert.Contains(t, string(md), "Every row matches conformance/expect/")
+	assert.Contains(t, string(md), "Every row matches conformance/expectations.json (OpenSSL ")
 
-	f, err := os.Open(draft)
+	// Every row matched: the draft is the expectations file unchanged.
+	got, err := os.ReadFile(draft)
 	require.NoError(t, err)
-	defer f.Close()
-	e, err := conformance.ParseExpectations(f, draft)
+	embedded, err := conformance.LoadExpectationsFile()
 	require.NoError(t, err)
-	assert.Len(t, e.Rows, 5)
+	var want bytes.Buffer
+	require.NoError(t, embedded.WriteJSON(&want))
+	assert.Equal(t, want.String(), string(got))
 }
 
 func TestConformExitsOneOnMismatch(t *testing.T) {
 	dir := t.TempDir()
 	wrong := filepath.Join(dir, "wrong.json")
-	require.NoError(t, os.WriteFile(wrong, []byte(`{"openssl":"3.0","rows":[
+	require.NoError(t, os.WriteFile(wrong, []byte(`{"releaseLines":["`+ossl.ReleaseLine()+`"],"rows":[
 		{"claim":"default-is-server","variant":"any","status":"deviates","reason":"pretend"},
 		{"claim":"client-stores","variant":"tls12","status":"holds"}]}`), 0o644))
+	otherLine := filepath.Join(dir, "other.json")
+	require.NoError(t, os.WriteFile(otherLine, []byte(`{"releaseLines":["9.9"],"rows":[]}`), 0o644))
 	mdFile := filepath.Join(dir, "r.md")
 	tests := []struct {
 		name   string
@@ -105,6 +110,7 @@ func TestConformExitsOneOnMismatch(t *testing.T) {
 			"default-is-server/any: got holds, want deviates (pretend); observed: fresh TLS_server_method",
 		}},
 		{"no expectations file", []string{"-expect", filepath.Join(dir, "missing.json")}, []string{"cannot compare with expectations"}},
+		{"no expectations for the linked line", []string{"-expect", otherLine}, []string{"cannot compare with expectations", `has none for OpenSSL "` + ossl.ReleaseLine() + `" (have: 9.9)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,4 +169,33 @@ func TestConformProgress(t *testing.T) {
 	line := strings.TrimPrefix(b.String(), "\r\x1b[K")
 	assert.Len(t, line, ttyWidth)
 	assert.True(t, strings.HasSuffix(line, "..."))
+}
+
+// TestConformWriteExpectForANewLine: on a release line the file lacks,
+// conform fails, and -write-expect writes the file with the line added;
+// compared with that file, the same run passes.
+func TestConformWriteExpectForANewLine(t *testing.T) {
+	dir := t.TempDir()
+	old, draft := filepath.Join(dir, "old.json"), filepath.Join(dir, "draft.json")
+	require.NoError(t, os.WriteFile(old, []byte(`{"releaseLines":["9.9"],"rows":[
+		{"claim":"default-is-server","variant":"any","status":"deviates","reason":"pretend"}]}`), 0o644))
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"conform", "-q", "-run", cheapClaim, "-expect", old, "-write-expect", draft}, &stdout, &stderr)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr.String(), `has none for OpenSSL "`+ossl.ReleaseLine()+`"`)
+
+	f, err := os.Open(draft)
+	require.NoError(t, err)
+	defer f.Close()
+	e, err := conformance.ParseExpectationsFile(f, draft)
+	require.NoError(t, err)
+	assert.Equal(t, []string{ossl.ReleaseLine(), "9.9"}, e.ReleaseLines)
+	require.Len(t, e.Rows, 1)
+	assert.Equal(t, map[string]conformance.Override{ossl.ReleaseLine(): {Status: "holds"}}, e.Rows[0].Overrides)
+
+	stdout.Reset()
+	stderr.Reset()
+	code = run([]string{"conform", "-q", "-run", cheapClaim, "-expect", draft}, &stdout, &stderr)
+	assert.Equal(t, 0, code, stderr.String())
+	assert.Contains(t, stderr.String(), "every row matches "+draft+" (OpenSSL "+ossl.ReleaseLine()+")")
 }
