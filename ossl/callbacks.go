@@ -39,6 +39,7 @@ type ctxState struct {
 	tickets atomic.Pointer[TicketCallbacks]
 	pskUse  atomic.Pointer[pskUseFunc]
 	pskFind atomic.Pointer[pskFindFunc]
+	early   atomic.Pointer[earlyDataConfig] // earlydata.go
 	n       callbackCounters
 
 	// Removals wait here for a store that is not inline, or a client
@@ -59,7 +60,8 @@ type storeConfig struct {
 type callbackCounters struct {
 	newCalls, stored, storeErrors, getCalls, getHits, getMisses, getErrors,
 	timeouts, rejected, removeCalls, deleted, removeErrors, removeDropped,
-	removeSkipped, clientPuts, sniRefused, panics, abandoned atomic.Int64
+	removeSkipped, clientPuts, sniRefused, panics, abandoned,
+	earlyAllowed, earlyRefused, earlyErrors atomic.Int64
 }
 
 // removal is one delete waiting in the queue: a server session (cfg set)
@@ -159,6 +161,7 @@ func (c *Ctx) CallbackStats() CallbackStats {
 		Rejected: n.rejected.Load(), RemoveCalls: n.removeCalls.Load(), Deleted: n.deleted.Load(),
 		RemoveErrors: n.removeErrors.Load(), RemoveDropped: n.removeDropped.Load(), RemoveSkipped: n.removeSkipped.Load(),
 		ClientPuts: n.clientPuts.Load(), SNIRefused: n.sniRefused.Load(), Timeouts: n.timeouts.Load(), Panics: n.panics.Load(),
+		EarlyDataAllowed: n.earlyAllowed.Load(), EarlyDataRefused: n.earlyRefused.Load(), EarlyDataErrors: n.earlyErrors.Load(),
 	}
 }
 

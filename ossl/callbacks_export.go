@@ -157,3 +157,17 @@ func goFindPSKSession(h C.uintptr_t, ssl *C.SSL, identity *C.uchar, n C.int, ses
 
 //export goNoopCallback
 func goNoopCallback(h C.uintptr_t) {}
+
+//export goAllowEarlyData
+func goAllowEarlyData(h C.uintptr_t, ssl *C.SSL) (ok C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = 0
+		}
+	}()
+	st := stateOf(h)
+	if st == nil {
+		return 1
+	}
+	return b2i(st.onAllowEarlyData(ssl))
+}

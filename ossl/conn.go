@@ -52,6 +52,7 @@ type Conn struct {
 	hsMu   sync.Mutex // held by the handshake
 	hsDone atomic.Bool
 	hsErr  error
+	early  connEarly // under hsMu (earlydata.go)
 
 	readMu  sync.Mutex // one reader of the net.Conn at a time
 	rbuf    []byte     // bytes read from conn before they go into the pair
@@ -337,6 +338,9 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 }
 
 func (c *Conn) handshake() error {
+	if err := c.drainEarlyData(); err != nil {
+		return err
+	}
 	for {
 		c.mu.Lock()
 		r, err := c.call("SSL_do_handshake", func(cc *connC, r *C.go_conn_res) { C.go_conn_handshake(cc.ssl, cc.bio, r) })
@@ -348,27 +352,35 @@ func (c *Conn) handshake() error {
 		if r.rc == 1 {
 			return c.flush()
 		}
-		switch r.err {
-		case C.SSL_ERROR_WANT_WRITE:
+		if err := c.pump(r); err != nil {
+			return err
+		}
+	}
+}
+
+// pump serves a call that wants to be retried: it sends what libssl wrote,
+// and reads more when libssl wants to read. The caller holds hsMu.
+func (c *Conn) pump(r C.go_conn_res) error {
+	switch r.err {
+	case C.SSL_ERROR_WANT_WRITE:
+		return c.flush()
+	case C.SSL_ERROR_WANT_READ:
+		if r.pending > 0 {
 			if err := c.flush(); err != nil {
 				return err
 			}
-		case C.SSL_ERROR_WANT_READ:
-			if r.pending > 0 {
-				if err := c.flush(); err != nil {
-					return err
-				}
-			}
-			if err := c.fill(); err != nil {
-				if errors.Is(err, io.EOF) {
-					return fmt.Errorf("ossl: connection closed during the TLS handshake: %w", io.ErrUnexpectedEOF)
-				}
-				return err
-			}
-		default: // ZERO_RETURN
-			return fmt.Errorf("ossl: peer sent close_notify during the TLS handshake: %w", io.ErrUnexpectedEOF)
 		}
+		if err := c.fill(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("ossl: connection closed during the TLS handshake: %w", io.ErrUnexpectedEOF)
+			}
+			return err
+		}
+		return nil
+	case C.SSL_ERROR_ZERO_RETURN:
+		return fmt.Errorf("ossl: peer sent close_notify during the TLS handshake: %w", io.ErrUnexpectedEOF)
 	}
+	return fmt.Errorf("ossl: unexpected %s during the TLS handshake", sslErrorName(r.err))
 }
 
 // Read reads application data. It returns io.EOF after the peer's
@@ -386,6 +398,12 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	if len(b) == 0 {
 		return 0, nil
+	}
+	if len(c.early.unread) > 0 {
+		// Early data the handshake read past (ReadEarlyData).
+		n := copy(b, c.early.unread)
+		c.early.unread = c.early.unread[n:]
+		return n, nil
 	}
 	if len(b) > 1<<30 {
 		b = b[:1<<30]
@@ -589,6 +607,9 @@ type ConnectionState struct {
 	// PeerCertificates are the certificates the peer sent, leaf first
 	// (nil on a resumption: libssl keeps only what the session holds).
 	PeerCertificates []*x509.Certificate
+	// EarlyData is what became of TLS 1.3 early data
+	// (SSL_get_early_data_status(3); see Conn.ReadEarlyData).
+	EarlyData EarlyDataStatus
 }
 
 // ConnectionState returns the connection's state; after Close, only
@@ -610,6 +631,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 			st.NegotiatedProtocol = C.GoStringN(a, C.int(n))
 		}
 		st.PeerCertificates = peerCertificates(p)
+		st.EarlyData = EarlyDataStatus(C.go_ssl_early_data_status(p))
 	})
 	return st
 }

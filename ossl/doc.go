@@ -17,7 +17,8 @@
 //     SetServerNameCallback).
 //   - Conn is a TLS connection over a net.Conn, in the shape of
 //     crypto/tls.Conn: Server, Client, Handshake, HandshakeContext,
-//     ConnectionState.
+//     ConnectionState, and TLS 1.3 early data (WriteEarlyData,
+//     ReadEarlyData).
 //   - SSL is a bare connection object (an SSL*), for driving libssl step by
 //     step; package ossltest joins two of them in memory.
 //   - Session is a reference to an SSL_SESSION.
@@ -69,7 +70,9 @@
 // callbacks through a runtime/cgo.Handle kept as an integer in the
 // context's ex_data, released by libssl's ex_data free callback; no Go
 // pointer is kept in C memory. A session handed to libssl by the get
-// callback is a reference of its own (*copy = 0). The new-session callback
+// callback is a reference of its own (*copy = 0). Callbacks get copies:
+// the session ID of an EarlyDataRequest, a Ticket's key name and data are
+// Go memory the callback owns. The new-session callback
 // keeps the reference libssl takes for it (it returns 1) and hands it to
 // the store as a *Session. The context a server-name callback switches to
 // is handed to C with a reference Go took, dropped by C once
@@ -96,7 +99,9 @@
 //     (StoreConfig.OnEvent).
 //   - A store call is bounded by StoreConfig.LookupTimeout: a store that
 //     does not answer is abandoned (a lookup then misses and the handshake
-//     goes on as a full one), and its late result released. A store whose
+//     goes on as a full one), and its late result released. The early
+//     data check (SetAllowEarlyDataCallback) is bounded the same way by
+//     its own Timeout, and rejects the early data when it fails. A store whose
 //     methods never block declares it (InlineStore, for itself alone, so
 //     that embedding does not pass the promise on) and runs inline.
 //   - libssl is never blocked while it holds a lock: it calls the remove

@@ -281,6 +281,63 @@ func (p *pair) Write(client bool, b []byte) (int, error) {
 	return int(n), err
 }
 
+func (p *pair) WriteEarlyData(b []byte) (int, error) {
+	var n C.size_t
+	var err error
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if !p.both(func(cp, sp *C.SSL) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var r C.go_conn_res
+		t0 := time.Now()
+		C.go_write_early_data(cp, nil, nil, unsafe.Pointer(&b[0]), C.size_t(len(b)), &n, &r)
+		p.clientNS += C.int64_t(time.Since(t0))
+		switch {
+		case r.rc == 1:
+		case r.err == C.SSL_ERROR_WANT_WRITE:
+			err = osslhooks.ErrWouldBlock
+		default:
+			err = drainErrors("SSL_write_early_data", "client: "+sslErrorName(r.err))
+		}
+	}) {
+		return 0, ErrClosed
+	}
+	return int(n), err
+}
+
+func (p *pair) ReadEarlyData(max int) ([]byte, bool, error) {
+	if max <= 0 {
+		max = 1
+	}
+	buf := make([]byte, max)
+	var n C.size_t
+	var finished bool
+	var err error
+	if !p.both(func(cp, sp *C.SSL) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var r C.go_conn_res
+		t0 := time.Now()
+		C.go_read_early_data(sp, nil, unsafe.Pointer(&buf[0]), C.size_t(max), &n, &r)
+		p.serverNS += C.int64_t(time.Since(t0))
+		switch {
+		case r.rc == C.SSL_READ_EARLY_DATA_FINISH:
+			finished = true
+		case r.rc == C.SSL_READ_EARLY_DATA_SUCCESS, r.err == C.SSL_ERROR_WANT_READ:
+		default:
+			err = drainErrors("SSL_read_early_data", "server: "+sslErrorName(r.err))
+		}
+	}) {
+		return nil, false, ErrClosed
+	}
+	if n == 0 {
+		return nil, finished, err
+	}
+	return buf[:n], finished, err
+}
+
 func (p *pair) HoldWrites(client bool, on bool) error {
 	var err error
 	if !p.both(func(cp, sp *C.SSL) {

@@ -13,6 +13,8 @@
 //   pair_cgo.c       the in-memory handshake driver of ossltest
 //   tickets_cgo.c    session ticket callbacks, per-connection tickets
 //   psk_cgo.c        TLS 1.3 external PSK callbacks
+//   earlydata_cgo.c  TLS 1.3 early data: limits, the allow callback, reads
+//                    and writes
 //
 // Shims exist for OpenSSL macros cgo cannot call and for the differences
 // between OpenSSL 1.1.1 and 3.x; functions cgo can call are called directly.
@@ -116,14 +118,9 @@ const unsigned char *go_session_ticket_appdata(SSL_SESSION *s, size_t *len);
 const char *go_session_hostname(const SSL_SESSION *s);
 unsigned long go_session_ticket_lifetime_hint(const SSL_SESSION *s);
 int go_session_has_ticket(const SSL_SESSION *s);
-uint32_t go_session_max_early_data(const SSL_SESSION *s);
-int go_session_set_max_early_data(SSL_SESSION *s, uint32_t n);
 int go_ssl_set_num_tickets(SSL *s, size_t n);
 size_t go_ssl_get_num_tickets(SSL *s);
 int go_ssl_new_session_ticket(SSL *s);
-int go_ctx_set_max_early_data(SSL_CTX *ctx, uint32_t n);
-uint32_t go_ctx_get_max_early_data(SSL_CTX *ctx);
-int go_ssl_set_max_early_data(SSL *s, uint32_t n);
 void go_ssl_set_post_handshake_auth(SSL *s, int on);
 int go_ssl_verify_client_post_handshake(SSL *s);
 void go_ssl_set_verify(SSL *s, int mode);
@@ -134,6 +131,24 @@ int go_ssl_keep_psk_identity(SSL *s, const unsigned char *id, size_t len, const 
 void go_ctx_set_psk_use_callback(SSL_CTX *ctx, int on);
 void go_ctx_set_psk_find_callback(SSL_CTX *ctx, int on);
 SSL_SESSION *go_new_psk_session(SSL_CTX *ctx, const unsigned char *secret, size_t len, uint16_t suite);
+
+// ---- earlydata_cgo.c ----
+
+int go_ctx_set_max_early_data(SSL_CTX *ctx, uint32_t n);
+uint32_t go_ctx_get_max_early_data(SSL_CTX *ctx);
+int go_ssl_set_max_early_data(SSL *s, uint32_t n);
+uint32_t go_ssl_get_max_early_data(SSL *s);
+int go_ctx_set_recv_max_early_data(SSL_CTX *ctx, uint32_t n);
+uint32_t go_ctx_get_recv_max_early_data(SSL_CTX *ctx);
+int go_ssl_set_recv_max_early_data(SSL *s, uint32_t n);
+uint32_t go_ssl_get_recv_max_early_data(SSL *s);
+uint32_t go_session_max_early_data(const SSL_SESSION *s);
+int go_session_set_max_early_data(SSL_SESSION *s, uint32_t n);
+int go_ssl_early_data_status(SSL *s);
+void go_ctx_set_allow_early_data_cb(SSL_CTX *ctx, int on);
+int go_early_data_session(SSL *s, unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH], unsigned int *id_len,
+                          int64_t *time, int64_t *expires, uint32_t *max_early);
+uint32_t go_early_data_limit(SSL *s);
 
 // ---- conn_cgo.c ----
 
@@ -160,6 +175,10 @@ size_t go_conn_net_room(BIO *net);
 int go_conn_cipher_id(SSL *ssl);
 const char *go_conn_alpn(SSL *ssl, unsigned int *len);
 int go_conn_peer_chain(SSL *ssl, int i, unsigned char **der);
+
+// Early data over a Conn or a pair (earlydata_cgo.c); net may be NULL.
+void go_write_early_data(SSL *ssl, BIO *net, void *wbuf, const void *src, size_t n, size_t *written, go_conn_res *r);
+void go_read_early_data(SSL *ssl, BIO *net, void *buf, size_t n, size_t *got, go_conn_res *r);
 
 // ---- pair_cgo.c ----
 

@@ -124,8 +124,8 @@ func (k EventKind) String() string {
 type Event struct {
 	Kind EventKind
 	// Op is "put", "get", "delete", "client-put", "client-get",
-	// "client-delete" or "servername", with " after timeout" for what an
-	// abandoned call did later.
+	// "client-delete", "servername" or "allow-early-data", with " after
+	// timeout" for what an abandoned call did later.
 	Op        string
 	SessionID []byte
 	Err       error
@@ -198,4 +198,8 @@ type CallbackStats struct {
 	SNIRefused    int64 // connections a server-name callback refused
 	Timeouts      int64 // store calls abandoned at the lookup timeout
 	Panics        int64 // panics recovered in user code
+	// Early data decisions of the allow callback
+	// (Ctx.SetAllowEarlyDataCallback): allowed, refused, and failed
+	// (error, timeout or panic: the early data was rejected).
+	EarlyDataAllowed, EarlyDataRefused, EarlyDataErrors int64
 }

@@ -205,29 +205,3 @@ func (s *SSL) NumTickets() int {
 func (s *SSL) NewSessionTicket() error {
 	return s.do("SSL_new_session_ticket", func(p *C.SSL) bool { return C.go_ssl_new_session_ticket(p) == 1 })
 }
-
-// SetMaxEarlyData sets how much TLS 1.3 early data the context's servers
-// accept, and the limit written into their tickets
-// (SSL_CTX_set_max_early_data(3)).
-//
-// See https://docs.openssl.org/master/man3/SSL_CTX_set_max_early_data/.
-func (c *Ctx) SetMaxEarlyData(n uint32) error {
-	return c.do("SSL_CTX_set_max_early_data", func(p *C.SSL_CTX) bool { return C.go_ctx_set_max_early_data(p, C.uint32_t(n)) == 1 })
-}
-
-// MaxEarlyData returns SSL_CTX_get_max_early_data(3).
-//
-// See https://docs.openssl.org/master/man3/SSL_CTX_set_max_early_data/.
-func (c *Ctx) MaxEarlyData() uint32 {
-	var n uint32
-	c.get(func(p *C.SSL_CTX) { n = uint32(C.go_ctx_get_max_early_data(p)) })
-	return n
-}
-
-// SetMaxEarlyData sets the connection's early data limit
-// (SSL_set_max_early_data(3)).
-//
-// See https://docs.openssl.org/master/man3/SSL_CTX_set_max_early_data/.
-func (s *SSL) SetMaxEarlyData(n uint32) error {
-	return s.do("SSL_set_max_early_data", func(p *C.SSL) bool { return C.go_ssl_set_max_early_data(p, C.uint32_t(n)) == 1 })
-}

@@ -42,16 +42,10 @@ const unsigned char *go_session_ticket_appdata(SSL_SESSION *s, size_t *len) {
 const char *go_session_hostname(const SSL_SESSION *s) { return SSL_SESSION_get0_hostname(s); }
 unsigned long go_session_ticket_lifetime_hint(const SSL_SESSION *s) { return SSL_SESSION_get_ticket_lifetime_hint(s); }
 int go_session_has_ticket(const SSL_SESSION *s) { return SSL_SESSION_has_ticket(s); }
-uint32_t go_session_max_early_data(const SSL_SESSION *s) { return SSL_SESSION_get_max_early_data(s); }
-int go_session_set_max_early_data(SSL_SESSION *s, uint32_t n) { return SSL_SESSION_set_max_early_data(s, n); }
 
 int go_ssl_set_num_tickets(SSL *s, size_t n) { return SSL_set_num_tickets(s, n); }
 size_t go_ssl_get_num_tickets(SSL *s) { return SSL_get_num_tickets(s); }
 int go_ssl_new_session_ticket(SSL *s) { return SSL_new_session_ticket(s); }
-
-int go_ctx_set_max_early_data(SSL_CTX *ctx, uint32_t n) { return SSL_CTX_set_max_early_data(ctx, n); }
-uint32_t go_ctx_get_max_early_data(SSL_CTX *ctx) { return SSL_CTX_get_max_early_data(ctx); }
-int go_ssl_set_max_early_data(SSL *s, uint32_t n) { return SSL_set_max_early_data(s, n); }
 
 // Per-connection setup that cgo cannot call or that 1.1.1 spells otherwise.
 void go_ssl_set_post_handshake_auth(SSL *s, int on) { SSL_set_post_handshake_auth(s, on); }

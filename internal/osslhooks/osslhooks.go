@@ -49,6 +49,13 @@ type Pair interface {
 	// Write writes b on one side (SSL_write_ex; b may be empty);
 	// ErrWouldBlock while the side's writes are held.
 	Write(client bool, b []byte) (int, error)
+	// WriteEarlyData writes b as early data on the client
+	// (SSL_write_early_data), before the handshake.
+	WriteEarlyData(b []byte) (int, error)
+	// ReadEarlyData reads up to max bytes of early data on the server
+	// (SSL_read_early_data): data; nil, false, nil while more may come;
+	// nil, true, nil at SSL_READ_EARLY_DATA_FINISH.
+	ReadEarlyData(max int) ([]byte, bool, error)
 	// HoldWrites makes every write of one side ask to be retried (on),
 	// as a full socket would, or lets them through again.
 	HoldWrites(client bool, on bool) error

@@ -109,6 +109,21 @@ func (p *Pair) Read(s Side, max int) ([]byte, error) { return p.p.Read(bool(s), 
 // side's writes are held.
 func (p *Pair) Write(s Side, b []byte) (int, error) { return p.p.Write(bool(s), b) }
 
+// WriteEarlyData writes b as TLS 1.3 early data on the client
+// (SSL_write_early_data(3)), before the handshake: the first call writes
+// the ClientHello too. The client's session must allow early data.
+func (p *Pair) WriteEarlyData(b []byte) (int, error) { return p.p.WriteEarlyData(b) }
+
+// ReadEarlyData reads up to max bytes of early data on the server
+// (SSL_read_early_data(3)); the first call reads the ClientHello and
+// writes the server's flight. It returns data; or nil, false, nil while
+// more may come (step the client); or nil, true, nil when no more can
+// (SSL_READ_EARLY_DATA_FINISH: none sent, rejected, or all read); then
+// Handshake completes the handshake.
+func (p *Pair) ReadEarlyData(max int) (data []byte, finished bool, err error) {
+	return p.p.ReadEarlyData(max)
+}
+
 // HoldWrites makes every write of one side ask to be retried (on), as a
 // full socket buffer would, or lets them through again (off).
 func (p *Pair) HoldWrites(s Side, on bool) error { return p.p.HoldWrites(bool(s), on) }
@@ -130,6 +145,10 @@ type Options struct {
 	// ClientSessionCache (SSL.UseClientSessionCache); it may offer a
 	// session in place of Session.
 	CacheKey string
+	// EarlyData, if set, is written by the client as TLS 1.3 early data
+	// before the handshake, and the server reads early data until none
+	// is left (the offered session must allow it).
+	EarlyData []byte
 }
 
 // Result is what one Handshake observed.
@@ -147,6 +166,10 @@ type Result struct {
 	// ServerCtxSwitched reports that a server-name callback moved the
 	// server connection to another context.
 	ServerCtxSwitched bool
+	// ClientEarlyData and ServerEarlyData are what became of early data
+	// on each side; EarlyDataRead is what the server read of it.
+	ClientEarlyData, ServerEarlyData ossl.EarlyDataStatus
+	EarlyDataRead                    []byte
 	// ClientTime and ServerTime are the time spent inside each side's
 	// libssl calls, from the handshake to the close_notify exchange.
 	ClientTime, ServerTime time.Duration
@@ -191,6 +214,11 @@ func Handshake(client, server *ossl.Ctx, o Options) (*Result, error) {
 		}
 		res.Offered = true
 	}
+	if len(o.EarlyData) > 0 {
+		if res.EarlyDataRead, err = exchangeEarlyData(p, o.EarlyData); err != nil {
+			return nil, err
+		}
+	}
 	hs, err := p.Handshake()
 	res.Rounds = hs.Rounds
 	if err != nil {
@@ -208,7 +236,40 @@ func Handshake(client, server *ossl.Ctx, o Options) (*Result, error) {
 	res.Version = p.Client.Version()
 	res.ServerName = p.Server.ServerName()
 	res.ServerCtxSwitched = p.Server.ContextSwitched()
+	res.ClientEarlyData = p.Client.EarlyDataStatus()
+	res.ServerEarlyData = p.Server.EarlyDataStatus()
 	res.ClientSession = p.Client.Session()
 	res.ServerSession = p.Server.Session()
 	return res, nil
 }
+
+// exchangeEarlyData writes data as early data on the client, and reads on
+// the server what it accepts until libssl says no more will come,
+// stepping the client (which reads the server's flight and ends its early
+// data) while the server waits.
+func exchangeEarlyData(p *Pair, data []byte) ([]byte, error) {
+	if _, err := p.WriteEarlyData(data); err != nil {
+		return nil, fmt.Errorf("ossltest: writing early data: %w", err)
+	}
+	var read []byte
+	for range maxEarlyRounds {
+		got, finished, err := p.ReadEarlyData(len(data) + 1)
+		if err != nil {
+			return read, fmt.Errorf("ossltest: reading early data: %w", err)
+		}
+		read = append(read, got...)
+		if finished {
+			return read, nil
+		}
+		if got == nil {
+			if _, err := p.Step(ClientSide); err != nil {
+				return read, fmt.Errorf("ossltest: client after its early data: %w", err)
+			}
+		}
+	}
+	return read, fmt.Errorf("ossltest: early data still not finished after %d reads", maxEarlyRounds)
+}
+
+// maxEarlyRounds bounds the reads of exchangeEarlyData: one per record of
+// early data, and a few for the handshake.
+const maxEarlyRounds = 64
