@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ type metrics struct {
 	upstreamErrors  prometheus.Counter
 	bytesIn         prometheus.Counter
 	bytesOut        prometheus.Counter
+	reloads         *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -67,9 +69,18 @@ func newMetrics(s *Server) *metrics {
 			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "upstream_bytes_total",
 			Help: "Plaintext bytes relayed from the upstream to clients.",
 		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "reloads_total",
+			Help: "Reloads (Server.Reload, SIGHUP) of the certificate, the ticket keys and the Redis keys, by what and result (ok, error: the previous one stays in force).",
+		}, []string{"what", "result"}),
+	}
+	for _, what := range []string{"certificate", "ticket keys", "redis keys"} {
+		for _, r := range []string{"ok", "error"} {
+			m.reloads.WithLabelValues(reloadLabel(what), r)
+		}
 	}
 	m.reg.MustRegister(m.accepted, m.active, m.handshakes, m.handshakeTime, m.handshakeErrors,
-		m.upstreamErrors, m.bytesIn, m.bytesOut, &cacheCollector{s: s},
+		m.upstreamErrors, m.bytesIn, m.bytesOut, m.reloads, &cacheCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -79,6 +90,17 @@ func (m *metrics) handshake(v ossl.Version, resumed bool, d time.Duration) {
 	m.handshakes.WithLabelValues(v.String(), r).Inc()
 	m.handshakeTime.WithLabelValues(r).Observe(d.Seconds())
 }
+
+func (m *metrics) reload(what string, err error) {
+	r := "ok"
+	if err != nil {
+		r = "error"
+	}
+	m.reloads.WithLabelValues(reloadLabel(what), r).Inc()
+}
+
+// reloadLabel is what's label: "ticket keys" is ticket_keys.
+func reloadLabel(what string) string { return strings.ReplaceAll(what, " ", "_") }
 
 // MetricsHandler serves the Prometheus text exposition of the proxy's,
 // the cache's and the store's metrics, and Go's runtime metrics.
@@ -150,23 +172,32 @@ var callbackStats = []statMetric[ossl.CallbackStats]{
 var redisStats = []statMetric[redisstore.Stats]{
 	counter("redis", "gets", "Lookups in Redis.", func(s redisstore.Stats) int64 { return s.Gets }),
 	counter("redis", "hits", "Lookups that found a session and opened it.", func(s redisstore.Stats) int64 { return s.Hits }),
-	counter("redis", "misses", "Lookups of absent keys.", func(s redisstore.Stats) int64 { return s.Misses }),
+	counter("redis", "misses", "Lookups of absent keys (replays included).", func(s redisstore.Stats) int64 { return s.Misses }),
+	counter("redis", "replays", "Single-use lookups of a session already consumed (a blob put back after its use); each is a miss.", func(s redisstore.Stats) int64 { return s.Replays }),
 	counter("redis", "puts", "Sessions written.", func(s redisstore.Stats) int64 { return s.Puts }),
 	counter("redis", "expired", "Sessions not written because they had expired.", func(s redisstore.Stats) int64 { return s.Expired }),
+	counter("redis", "skipped", "Sessions of stateless TLS 1.3 tickets not written (libssl never looks them up).", func(s redisstore.Stats) int64 { return s.Skipped }),
+	counter("redis", "refused", "Store calls refused because single use cannot hold under the context's setup.", func(s redisstore.Stats) int64 { return s.Refused }),
 	counter("redis", "deletes", "Sessions deleted.", func(s redisstore.Stats) int64 { return s.Deletes }),
 	counter("redis", "sealed", "Sessions sealed (AES-256-GCM) on write.", func(s redisstore.Stats) int64 { return s.Sealed }),
 	counter("redis", "opened", "Sealed sessions opened on lookup.", func(s redisstore.Stats) int64 { return s.Opened }),
-	counter("redis", "plaintext_written", "Sessions written unsealed.", func(s redisstore.Stats) int64 { return s.PlaintextWritten }),
-	counter("redis", "plaintext_read", "Unsealed sessions accepted on lookup.", func(s redisstore.Stats) int64 { return s.PlaintextRead }),
+	counter("redis", "plaintext_read", "Unsealed sessions accepted on lookup (read_plaintext=1).", func(s redisstore.Stats) int64 { return s.PlaintextRead }),
 	counter("redis", "open_failures", "Stored values that did not open (tampered, foreign, unknown key); each is a miss.", func(s redisstore.Stats) int64 { return s.OpenFailures }),
 	counter("redis", "errors", "Failed Redis commands, timeouts included.", func(s redisstore.Stats) int64 { return s.RedisErrors }),
 	counter("redis", "timeouts", "Redis commands that timed out.", func(s redisstore.Stats) int64 { return s.Timeouts }),
+	counter("redis", "outages", "Times Redis stopped answering after it had answered (at most one per 10 s; each is logged).", func(s redisstore.Stats) int64 { return s.Outages }),
 	gauge("redis", "connections", "Connections in the Redis pool.", func(s redisstore.Stats) float64 { return float64(s.Conns) }),
 	gauge("redis", "idle_connections", "Idle connections in the Redis pool.", func(s redisstore.Stats) float64 { return float64(s.IdleConns) }),
 }
 
-var memorySessions = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "memory", "sessions"),
-	"Sessions held by the in-process store.", nil, nil)
+var (
+	memorySessions = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "memory", "sessions"),
+		"Sessions held by the in-process store.", nil, nil)
+	ticketKeys = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "proxy", "ticket_keys"),
+		"Stateless ticket keys installed (the first seals, all open); 0: libssl's own per-process key.", nil, nil)
+	certNotAfter = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "proxy", "certificate_not_after_seconds"),
+		"Expiry (Unix time) of the certificate served to new connections.", nil, nil)
+)
 
 // cacheCollector reads the context's and the store's counters at scrape
 // time.
@@ -187,6 +218,8 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	if c.s.store.memory != nil {
 		ch <- memorySessions
 	}
+	ch <- ticketKeys
+	ch <- certNotAfter
 }
 
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
@@ -198,6 +231,8 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	if m := c.s.store.memory; m != nil {
 		ch <- prometheus.MustNewConstMetric(memorySessions, prometheus.GaugeValue, float64(m.Len()))
 	}
+	ch <- prometheus.MustNewConstMetric(ticketKeys, prometheus.GaugeValue, float64(c.s.ctx.TicketKeyCount()))
+	ch <- prometheus.MustNewConstMetric(certNotAfter, prometheus.GaugeValue, float64(c.s.loaded.Load().leaf.NotAfter.Unix()))
 }
 
 func emit[T any](ch chan<- prometheus.Metric, ms []statMetric[T], v T) {

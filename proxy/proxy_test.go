@@ -201,6 +201,9 @@ func TestProxyRelaysAndResumes(t *testing.T) {
 			assert.Contains(t, out, "resumed=false")
 			assert.Contains(t, out, "resumed=true")
 			assert.Contains(t, out, "version="+tt.version.String())
+			// The name the client sent, also on a TLS 1.2 resumption,
+			// where libssl reports the session's.
+			assert.Contains(t, out, "resumed=true sni=localhost")
 		})
 	}
 }
@@ -367,7 +370,7 @@ func TestParseStoreSpec(t *testing.T) {
 			assert.Nil(t, s.Redis.TLS)
 		}},
 		{in: "redis://redis.internal", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) { assert.Equal(t, "redis.internal:6379", s.Redis.Addr) }},
-		{in: "redis://app:s3cret@127.0.0.1:6379/3?prefix=edge&single_use=1&pool_size=4&dial_timeout=2s&allow_plaintext=true", kind: proxy.StoreRedis,
+		{in: "redis://app:s3cret@127.0.0.1:6379/3?prefix=edge&single_use=1&pool_size=4&dial_timeout=2s&read_plaintext=true&store_stateless_tickets=1", kind: proxy.StoreRedis,
 			check: func(t *testing.T, s proxy.StoreSpec) {
 				o := s.Redis
 				assert.Equal(t, "app", o.Username)
@@ -375,7 +378,8 @@ func TestParseStoreSpec(t *testing.T) {
 				assert.Equal(t, 3, o.DB)
 				assert.Equal(t, "edge", o.Prefix)
 				assert.True(t, o.SingleUse)
-				assert.True(t, o.AllowPlaintext)
+				assert.True(t, o.ReadPlaintext)
+				assert.True(t, o.StoreStatelessTickets)
 				assert.Equal(t, 4, o.PoolSize)
 				assert.Equal(t, 2*time.Second, o.DialTimeout)
 				assert.NotContains(t, s.Text, "s3cret", "the password is not logged")
@@ -394,6 +398,8 @@ func TestParseStoreSpec(t *testing.T) {
 		{in: "redis://h:1?prefx=a", wantErr: "unknown parameter"},
 		{in: "redis://h:1?pool_size=-1", wantErr: "positive"},
 		{in: "redis://h:1?single_use=maybe", wantErr: "single_use"},
+		{in: "redis://h:1?allow_plaintext=1", wantErr: "allow_plaintext is gone"},
+		{in: "redis://h:1?read_plaintext=sure", wantErr: "read_plaintext"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -412,22 +418,38 @@ func TestParseStoreSpec(t *testing.T) {
 }
 
 func TestCheckCacheMode(t *testing.T) {
+	spec := func(s string) proxy.StoreSpec {
+		sp, err := proxy.ParseStoreSpec(s)
+		require.NoError(t, err)
+		return sp
+	}
+	redis, once := spec("redis://h:1"), spec("redis://h:1?single_use=1")
 	tests := []struct {
-		mode    ossl.CacheMode
-		kind    proxy.StoreKind
-		wantErr string
+		mode     ossl.CacheMode
+		store    proxy.StoreSpec
+		noTicket bool
+		wantErr  string
 	}{
-		{proxy.DefaultCacheMode, proxy.StoreMemory, ""},
-		{proxy.DefaultCacheMode, proxy.StoreRedis, ""},
-		{ossl.CacheServer, proxy.StoreNone, ""},
-		{ossl.CacheOff, proxy.StoreNone, ""},
-		{proxy.DefaultCacheMode, proxy.StoreNone, "nothing would resume"},
-		{ossl.CacheServer | ossl.CacheNoInternalLookup, proxy.StoreNone, "nothing would resume"},
-		{ossl.CacheClient, proxy.StoreMemory, "lacks SERVER"},
+		{proxy.DefaultCacheMode, spec("memory"), false, ""},
+		{proxy.DefaultCacheMode, redis, false, ""},
+		{ossl.CacheServer, redis, false, ""},
+		{ossl.CacheServer, spec("none"), false, ""},
+		{ossl.CacheOff, spec("none"), false, ""},
+		{proxy.DefaultCacheMode, spec("none"), false, "nothing would resume"},
+		{ossl.CacheServer | ossl.CacheNoInternalLookup, spec("none"), false, "nothing would resume"},
+		{ossl.CacheClient, spec("memory"), false, "lacks SERVER"},
+		// single use holds only without libssl's own copies and without
+		// stateless tickets
+		{proxy.DefaultCacheMode, once, true, ""},
+		{ossl.CacheServer | ossl.CacheNoInternalStore, once, true, ""},
+		{ossl.CacheServer, once, true, "lacks NO_INTERNAL_STORE"},
+		{ossl.CacheServer | ossl.CacheNoInternalLookup, once, true, "lacks NO_INTERNAL_STORE"},
+		{proxy.DefaultCacheMode, once, false, "stateless tickets are on"},
+		{ossl.CacheOff, once, true, "lacks NO_INTERNAL_STORE"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.mode.String()+"/"+string(tt.kind), func(t *testing.T) {
-			err := proxy.CheckCacheMode(tt.mode, tt.kind)
+		t.Run(tt.mode.String()+"/"+tt.store.Text, func(t *testing.T) {
+			err := proxy.CheckCacheMode(tt.mode, tt.store, tt.noTicket)
 			if tt.wantErr == "" {
 				assert.NoError(t, err)
 			} else {
@@ -497,13 +519,10 @@ func TestKeyFiles(t *testing.T) {
 // with tickets only, on a second proxy that shares the first's ticket keys
 // (and not on one that does not).
 func TestSharedTicketKeys(t *testing.T) {
-	var key ossl.TicketKey
-	_, _ = rand.Read(key[:])
-	keys := []ossl.TicketKey{key}
 	spec, _ := proxy.ParseStoreSpec("none")
 	base := proxy.Config{Store: spec, CacheMode: ossl.CacheServer, MinVersion: ossl.VersionTLS12, MaxVersion: ossl.VersionTLS12, SessionIDContext: "tickets"}
 	withKeys := base
-	withKeys.TicketKeys = keys
+	withKeys.TicketKeyFile = writeTicketKeys(t, newTicketKey(t))
 	_, a, _ := startProxy(t, withKeys)
 	_, b, _ := startProxy(t, withKeys)
 	_, c, _ := startProxy(t, base)

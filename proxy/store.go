@@ -30,9 +30,12 @@ const (
 // StoreSpec is a parsed -store value: "none", "memory", "memory?capacity=N",
 // or a Redis URL:
 //
-//	redis://[user:password@]host:port[/db][?prefix=P&single_use=1&pool_size=N&dial_timeout=1s&allow_plaintext=1]
+//	redis://[user:password@]host:port[/db][?prefix=P&single_use=1&store_stateless_tickets=1&read_plaintext=1&pool_size=N&dial_timeout=1s]
 //
-// rediss:// speaks TLS to Redis, verified against the system roots.
+// rediss:// speaks TLS to Redis, verified against the system roots. The
+// parameters are redisstore.Options: single_use is SingleUse,
+// store_stateless_tickets StoreStatelessTickets, read_plaintext
+// ReadPlaintext.
 type StoreSpec struct {
 	Kind StoreKind
 	// MemoryCapacity bounds store.Memory (0: its default).
@@ -117,8 +120,12 @@ func parseRedisURL(s string) (StoreSpec, error) {
 			o.Prefix = val
 		case "single_use":
 			o.SingleUse, perr = strconv.ParseBool(val)
+		case "store_stateless_tickets":
+			o.StoreStatelessTickets, perr = strconv.ParseBool(val)
+		case "read_plaintext":
+			o.ReadPlaintext, perr = strconv.ParseBool(val)
 		case "allow_plaintext":
-			o.AllowPlaintext, perr = strconv.ParseBool(val)
+			return StoreSpec{}, fmt.Errorf("store %q: allow_plaintext is gone: sessions are always written sealed (-redis-key-file); read_plaintext=1 still reads unsealed ones while a fleet migrates", u.Redacted())
 		case "pool_size":
 			o.PoolSize, perr = strconv.Atoi(val)
 			if perr == nil && o.PoolSize <= 0 {
@@ -130,7 +137,7 @@ func parseRedisURL(s string) (StoreSpec, error) {
 				perr = errors.New("must be positive")
 			}
 		default:
-			return StoreSpec{}, fmt.Errorf("store %q: unknown parameter %q (known: prefix, single_use, allow_plaintext, pool_size, dial_timeout)", u.Redacted(), k)
+			return StoreSpec{}, fmt.Errorf("store %q: unknown parameter %q (known: prefix, single_use, store_stateless_tickets, read_plaintext, pool_size, dial_timeout)", u.Redacted(), k)
 		}
 		if perr != nil {
 			return StoreSpec{}, fmt.Errorf("store %q: %s=%q: %v", u.Redacted(), k, val, perr)

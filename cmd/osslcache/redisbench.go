@@ -29,7 +29,7 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 20000, "resumed handshakes to time per store")
 	clients := fs.Int("c", 4, "concurrent clients")
 	tlsVersion := fs.String("tls", "1.2", "1.2 (session IDs) or 1.3 (stateful tickets); tickets off either way")
-	stores := fs.String("stores", "internal,memory,redis", "stores to measure, in order: internal, memory, redis, redis-plaintext")
+	stores := fs.String("stores", "internal,memory,redis", "stores to measure, in order: internal, memory, redis")
 	singleUse := fs.Bool("single-use", false, "Redis lookups are GETDEL (each TLS 1.3 resumption gets a new ticket; with TLS 1.2 every other handshake would be full)")
 	timeout := fs.Duration("timeout", ossl.DefaultLookupTimeout, "lookup timeout")
 	prefix := fs.String("prefix", "osslcache-bench", "Redis key prefix (keys expire with the sessions)")
@@ -65,21 +65,17 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 		case "internal":
 		case "memory":
 			tg.Store = store.NewMemory(store.MemoryOptions{})
-		case "redis", "redis-plaintext":
+		case "redis":
 			o := redisstore.Options{
 				Addr: *addr, Password: *password, Prefix: *prefix, LookupTimeout: *timeout, SingleUse: *singleUse,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			}
-			if name == "redis" {
-				key, err := redisstore.NewKey()
-				if err != nil {
-					fmt.Fprintln(stderr, "osslcache redis-bench:", err)
-					return 1
-				}
-				o.Keys = redisstore.Keyring{Current: "bench", Keys: map[string][]byte{"bench": key}}
-			} else {
-				o.AllowPlaintext = true
+			key, err := redisstore.NewKey()
+			if err != nil {
+				fmt.Fprintln(stderr, "osslcache redis-bench:", err)
+				return 1
 			}
+			o.Keys = redisstore.Keyring{Current: "bench", Keys: map[string][]byte{"bench": key}}
 			rs, err := redisstore.New(o)
 			if err != nil {
 				fmt.Fprintln(stderr, "osslcache redis-bench:", err)
