@@ -389,6 +389,37 @@ func TestParseStoreSpec(t *testing.T) {
 			assert.Equal(t, "pw", s.Redis.Password)
 		}},
 		{in: "rediss://127.0.0.1:6379", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) { assert.NotNil(t, s.Redis.TLS) }},
+		{in: "redis+cluster://a:7000,b:7001,c/?prefix=edge&replica_reads=1", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) {
+			assert.Equal(t, []string{"a:7000", "b:7001", "c:6379"}, s.Redis.ClusterAddrs)
+			assert.Empty(t, s.Redis.Addr)
+			assert.True(t, s.Redis.ReplicaReads)
+			assert.Equal(t, "edge", s.Redis.Prefix)
+		}},
+		{in: "rediss+cluster://:pw@a:7000", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) {
+			assert.Equal(t, []string{"a:7000"}, s.Redis.ClusterAddrs)
+			assert.NotNil(t, s.Redis.TLS)
+			assert.Equal(t, "pw", s.Redis.Password)
+			assert.NotContains(t, s.Text, "pw")
+		}},
+		{in: "redis+sentinel://s1:26380,s2,s3:26381/mymaster?single_use=1", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) {
+			assert.Equal(t, []string{"s1:26380", "s2:26379", "s3:26381"}, s.Redis.SentinelAddrs)
+			assert.Equal(t, "mymaster", s.Redis.MasterName)
+			assert.True(t, s.Redis.SingleUse)
+			assert.Nil(t, s.Redis.TLS)
+		}},
+		{in: "rediss+sentinel://app:pw@s1/m", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) {
+			assert.NotNil(t, s.Redis.TLS)
+			assert.Equal(t, "app", s.Redis.Username)
+		}},
+		{in: "redis+sentinel://s1:26379", wantErr: "master's name"},
+		{in: "redis+sentinel://s1:26379/a/b", wantErr: "master's name"},
+		{in: "redis+cluster://a:7000/3", wantErr: "database 0 only"},
+		{in: "redis+cluster://a:7000,/", wantErr: "no host"},
+		{in: "redis://a:1,b:2", wantErr: "one host:port"},
+		{in: "redis://user:s3cret@h:1/%zz", wantErr: "not a valid Redis URL"},
+		{in: "redis+shard://a:1", wantErr: "want redis, redis+cluster or redis+sentinel"},
+		{in: "redis://a:1?replica_reads=1", wantErr: "no replicas"},
+		{in: "redis+cluster://a:1?replica_reads=1&single_use=1", wantErr: "already consumed"},
 		{in: "", wantErr: "want none, memory"},
 		{in: "memcached://x:1", wantErr: "want none, memory"},
 		{in: "memory?capacity=0", wantErr: "positive"},
@@ -406,6 +437,7 @@ func TestParseStoreSpec(t *testing.T) {
 			s, err := proxy.ParseStoreSpec(tt.in)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
+				assert.NotContains(t, err.Error(), "s3cret", "no password in errors")
 				return
 			}
 			require.NoError(t, err)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing osslcache needs on Debian, skipping
 # whatever is already there: gcc, pkg-config, the libssl headers, Redis
-# (for the store tests) and debootstrap (for the Docker matrix).
+# (for the store tests: redis-server, which also runs the Sentinels as
+# redis-server --sentinel, and redis-cli, which makes the test clusters) and
+# debootstrap (for the Docker matrix).
 set -euo pipefail
 
 need=()
@@ -9,6 +11,7 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists libssl libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
@@ -23,4 +26,4 @@ if ((${#need[@]})); then
 	# their own servers, so leave it to the machine's owner.
 fi
 command -v go >/dev/null 2>&1 || { echo "setup: Go 1.26 or newer is needed (https://go.dev/dl/)" >&2; exit 1; }
-echo "setup: $(go version | cut -d' ' -f3), libssl $(pkg-config --modversion libssl), $(redis-server --version | cut -d' ' -f3)"
+echo "setup: $(go version | cut -d' ' -f3), libssl $(pkg-config --modversion libssl), $(redis-server --version | cut -d' ' -f3), $(redis-cli --version)"

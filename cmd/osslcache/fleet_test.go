@@ -110,6 +110,7 @@ type load struct {
 	done     [8]atomic.Int64
 	resumed  [8]atomic.Int64
 	failures atomic.Int64
+	streak   atomic.Int64 // handshakes resumed in a row, across the clients
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -142,6 +143,9 @@ func startLoad(t *testing.T, addrs []string, base *tls.Config, workers int) *loa
 				l.done[p].Add(1)
 				if resumed {
 					l.resumed[p].Add(1)
+					l.streak.Add(1)
+				} else {
+					l.streak.Store(0)
 				}
 			}
 		}()

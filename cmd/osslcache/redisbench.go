@@ -24,12 +24,13 @@ func init() {
 func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("redis-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", redisstore.DefaultAddr, "Redis host:port")
+	addr := fs.String("addr", redisstore.DefaultAddr, "Redis host:port (the redis store)")
+	clusterAddrs := fs.String("cluster", "", "seed `addresses` of a Redis Cluster, comma-separated (the redis-cluster store)")
 	password := fs.String("password", os.Getenv("OSSLCACHE_REDIS_PASSWORD"), "Redis password (default $OSSLCACHE_REDIS_PASSWORD)")
 	n := fs.Int("n", 20000, "resumed handshakes to time per store")
 	clients := fs.Int("c", 4, "concurrent clients")
 	tlsVersion := fs.String("tls", "1.2", "1.2 (session IDs) or 1.3 (stateful tickets); tickets off either way")
-	stores := fs.String("stores", "internal,memory,redis", "stores to measure, in order: internal, memory, redis")
+	stores := fs.String("stores", "internal,memory,redis", "stores to measure, in order: internal, memory, redis, redis-cluster")
 	singleUse := fs.Bool("single-use", false, "Redis lookups are GETDEL (each TLS 1.3 resumption gets a new ticket; with TLS 1.2 every other handshake would be full)")
 	timeout := fs.Duration("timeout", ossl.DefaultLookupTimeout, "lookup timeout")
 	prefix := fs.String("prefix", "osslcache-bench", "Redis key prefix (keys expire with the sessions)")
@@ -65,10 +66,18 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 		case "internal":
 		case "memory":
 			tg.Store = store.NewMemory(store.MemoryOptions{})
-		case "redis":
+		case "redis", "redis-cluster":
 			o := redisstore.Options{
 				Addr: *addr, Password: *password, Prefix: *prefix, LookupTimeout: *timeout, SingleUse: *singleUse,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			}
+			where := *addr
+			if name == "redis-cluster" {
+				if *clusterAddrs == "" {
+					fmt.Fprintln(stderr, "osslcache redis-bench: the redis-cluster store needs -cluster")
+					return 2
+				}
+				o.Addr, o.ClusterAddrs, where = "", strings.Split(*clusterAddrs, ","), "cluster "+*clusterAddrs
 			}
 			key, err := redisstore.NewKey()
 			if err != nil {
@@ -86,10 +95,10 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 			err = rs.Ping(ctx)
 			cancel()
 			if err != nil {
-				fmt.Fprintf(stderr, "osslcache redis-bench: Redis at %s: %v\n", *addr, err)
+				fmt.Fprintf(stderr, "osslcache redis-bench: Redis at %s: %v\n", where, err)
 				return 1
 			}
-			redisInfo = *addr
+			redisInfo = strings.TrimPrefix(redisInfo+"; "+where, "; ")
 			tg.Store = rs.SessionStore()
 		default:
 			fmt.Fprintf(stderr, "osslcache redis-bench: unknown store %q\n", name)

@@ -76,9 +76,9 @@ type Options struct {
 	// ServerName is taken from the node's address (Addr, or the first
 	// seed address).
 	TLS *tls.Config
-	// ReplicaReads sends lookups to replicas (cluster: a random replica
-	// of the slot's master; Sentinel: a random replica of the master),
-	// to spread the load. Writes still go to the masters. Refused with
+	// ReplicaReads sends lookups to replicas (cluster: a replica of the
+	// slot's master; Sentinel: a replica the sentinels name, through a
+	// second pool), to spread the load. Writes still go to the masters. Refused with
 	// SingleUse: a consumption must be checked where it is recorded, on
 	// the master, or replication lag would let a consumed session resume
 	// again. See docs/redis.md.
@@ -159,7 +159,9 @@ const (
 
 // Store is a store.KV in Redis. It is safe for concurrent use.
 type Store struct {
-	client                redis.UniversalClient
+	client                redis.UniversalClient // every write, and reads unless reads is another
+	reads                 redis.UniversalClient // lookups without SingleUse
+	closers               []redis.UniversalClient
 	topology              Topology
 	where                 string // the addresses, for logs and errors
 	prefix                string
@@ -314,9 +316,11 @@ func New(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, topology, where := newClient(opts)
+	client, reads, topology, where := newClients(opts)
 	s := &Store{
 		client:                client,
+		reads:                 reads,
+		closers:               []redis.UniversalClient{client},
 		topology:              topology,
 		where:                 where,
 		prefix:                opts.Prefix,
@@ -327,14 +331,19 @@ func New(opts Options) (*Store, error) {
 		readPlaintext:         opts.ReadPlaintext,
 		log:                   opts.Logger,
 	}
+	if reads != client {
+		s.closers = append(s.closers, reads)
+	}
 	s.sealer.Store(sl)
 	s.warnPlaintext(sl)
 	s.sessions = &sessionStore{s: s, bytes: store.NewBytes(s, store.BytesOptions{MaxBlobSize: opts.MaxBlobSize})}
 	return s, nil
 }
 
-// newClient makes the go-redis client of opts' topology.
-func newClient(opts Options) (redis.UniversalClient, Topology, string) {
+// newClients makes the go-redis clients of opts' topology: the one for
+// writes, and the one for plain lookups (the same one, but with Sentinel
+// and ReplicaReads: a client of the replicas).
+func newClients(opts Options) (client, reads redis.UniversalClient, _ Topology, where string) {
 	retries := opts.MaxRetries
 	if retries == 0 {
 		retries = -1 // go-redis: -1 disables retries, 0 means 3
@@ -363,10 +372,6 @@ func newClient(opts Options) (redis.UniversalClient, Topology, string) {
 		u.ReadOnly = opts.ReplicaReads
 	case len(opts.SentinelAddrs) > 0:
 		topology, u.Addrs, u.MasterName = TopologySentinel, opts.SentinelAddrs, opts.MasterName
-		// Reads to a random replica, writes to the master (a
-		// FailoverClusterClient); without it every command goes to the
-		// master.
-		u.RouteRandomly = opts.ReplicaReads
 	default:
 		topology, u.Addrs = TopologyNode, []string{opts.Addr}
 	}
@@ -379,12 +384,40 @@ func newClient(opts Options) (redis.UniversalClient, Topology, string) {
 			}
 		}
 	}
-	where := strings.Join(u.Addrs, ",")
+	where = strings.Join(u.Addrs, ",")
 	if topology == TopologySentinel {
 		where = opts.MasterName + "@" + where
 	}
-	return redis.NewUniversalClient(u), topology, where
+	// go-redis's cluster clients follow MOVED/ASK and retry a node that
+	// does not answer within MaxRedirects attempts: no sleeping between
+	// them, a lookup is worth less than the time a back-off takes.
+	u.MinRetryBackoff, u.MaxRetryBackoff = -1, -1
+	switch topology {
+	case TopologyCluster:
+		co := u.Cluster()
+		co.ClusterStateReloadInterval = clusterReloadInterval
+		client = redis.NewClusterClient(co) // ReadOnly: GET to a replica of the slot
+		return client, client, topology, where
+	case TopologySentinel:
+		client = redis.NewFailoverClient(u.Failover())
+		if !opts.ReplicaReads {
+			return client, client, topology, where
+		}
+		// A second client, of a replica the sentinels name. (go-redis's
+		// FailoverClusterClient, which would route by itself, does not
+		// close its sentinel connection on Close.)
+		fo := u.Failover()
+		fo.ReplicaOnly = true
+		return client, redis.NewFailoverClient(fo), topology, where
+	}
+	client = redis.NewClient(u.Simple())
+	return client, client, topology, where
 }
+
+// clusterReloadInterval bounds how stale the store's view of a cluster's
+// slots may get while commands succeed (go-redis's default is a minute); a
+// failed command asks for a reload at once (Store.fail).
+const clusterReloadInterval = 5 * time.Second
 
 func (s *Store) warnPlaintext(sl *sealer) {
 	if sl.plaintext {
@@ -475,7 +508,13 @@ func (s *Store) Get(ctx context.Context, k store.Key) ([]byte, error) {
 			}
 		}
 	} else {
-		blob, err = s.client.Get(ctx, name).Bytes()
+		blob, err = s.reads.Get(ctx, name).Bytes()
+		if err != nil && !errors.Is(err, redis.Nil) && s.reads != s.client && ctx.Err() == nil {
+			// No replica to read from (a failover promoted the only
+			// one, say): the master has the truth.
+			_ = s.fail(op, name, err)
+			blob, err = s.client.Get(ctx, name).Bytes()
+		}
 	}
 	if errors.Is(err, redis.Nil) {
 		s.ok()
@@ -549,7 +588,11 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Stats returns the store's counters.
 func (s *Store) Stats() Stats {
-	ps := s.client.PoolStats()
+	var conns, idle uint32
+	for _, c := range s.closers {
+		ps := c.PoolStats()
+		conns, idle = conns+ps.TotalConns, idle+ps.IdleConns
+	}
 	n := &s.n
 	return Stats{
 		Gets: n.gets.Load(), Hits: n.hits.Load(), Misses: n.misses.Load(), Replays: n.replays.Load(),
@@ -557,19 +600,31 @@ func (s *Store) Stats() Stats {
 		Deletes: n.deletes.Load(), Sealed: n.sealed.Load(), Opened: n.opened.Load(),
 		PlaintextRead: n.plaintextRead.Load(), OpenFailures: n.openFailures.Load(),
 		RedisErrors: n.redisErrors.Load(), Timeouts: n.timeouts.Load(), Outages: s.health.outages.Load(),
-		Conns: ps.TotalConns, IdleConns: ps.IdleConns,
+		Conns: conns, IdleConns: idle,
 	}
 }
 
 // Close closes the connections to Redis. Later calls fail (and count as
 // Redis errors); the handshakes they serve go on as full ones.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.client.Close() })
+	s.closeOnce.Do(func() {
+		for _, c := range s.closers {
+			if err := c.Close(); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
+	})
 	return s.closeErr
 }
 
-// fail counts a Redis error and wraps it.
+// fail counts a Redis error and wraps it. On a cluster it asks go-redis to
+// read the slots again: a master that stopped answering gives no MOVED to
+// learn from, and its replica may have been promoted. go-redis runs one
+// reload at a time.
 func (s *Store) fail(op, name string, err error) error {
+	if cc, ok := s.client.(*redis.ClusterClient); ok && !errors.Is(err, redis.ErrClosed) {
+		cc.ReloadState(context.Background())
+	}
 	s.n.redisErrors.Add(1)
 	if isTimeout(err) {
 		s.n.timeouts.Add(1)
