@@ -147,22 +147,11 @@ type Options struct {
 	MaxBlobSize int
 }
 
-// Topology names how a Store reaches Redis.
-type Topology string
-
-// Topologies.
-const (
-	TopologyNode     Topology = "node"     // one Redis server
-	TopologyCluster  Topology = "cluster"  // Redis Cluster
-	TopologySentinel Topology = "sentinel" // a master managed by Redis Sentinel
-)
-
 // Store is a store.KV in Redis. It is safe for concurrent use.
 type Store struct {
 	client                redis.UniversalClient // every write, and reads unless reads is another
 	reads                 redis.UniversalClient // lookups without SingleUse
 	closers               []redis.UniversalClient
-	topology              Topology
 	where                 string // the addresses, for logs and errors
 	prefix                string
 	lookupTimeout         time.Duration
@@ -316,12 +305,11 @@ func New(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, reads, topology, where := newClients(opts)
+	client, reads, where := newClients(opts)
 	s := &Store{
 		client:                client,
 		reads:                 reads,
 		closers:               []redis.UniversalClient{client},
-		topology:              topology,
 		where:                 where,
 		prefix:                opts.Prefix,
 		lookupTimeout:         opts.LookupTimeout,
@@ -343,7 +331,7 @@ func New(opts Options) (*Store, error) {
 // newClients makes the go-redis clients of opts' topology: the one for
 // writes, and the one for plain lookups (the same one, but with Sentinel
 // and ReplicaReads: a client of the replicas).
-func newClients(opts Options) (client, reads redis.UniversalClient, _ Topology, where string) {
+func newClients(opts Options) (client, reads redis.UniversalClient, where string) {
 	retries := opts.MaxRetries
 	if retries == 0 {
 		retries = -1 // go-redis: -1 disables retries, 0 means 3
@@ -365,15 +353,14 @@ func newClients(opts Options) (client, reads redis.UniversalClient, _ Topology, 
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
-	var topology Topology
+	cluster, sentinel := len(opts.ClusterAddrs) > 0, len(opts.SentinelAddrs) > 0
 	switch {
-	case len(opts.ClusterAddrs) > 0:
-		topology, u.Addrs, u.IsClusterMode = TopologyCluster, opts.ClusterAddrs, true
-		u.ReadOnly = opts.ReplicaReads
-	case len(opts.SentinelAddrs) > 0:
-		topology, u.Addrs, u.MasterName = TopologySentinel, opts.SentinelAddrs, opts.MasterName
+	case cluster:
+		u.Addrs, u.IsClusterMode, u.ReadOnly = opts.ClusterAddrs, true, opts.ReplicaReads
+	case sentinel:
+		u.Addrs, u.MasterName = opts.SentinelAddrs, opts.MasterName
 	default:
-		topology, u.Addrs = TopologyNode, []string{opts.Addr}
+		u.Addrs = []string{opts.Addr}
 	}
 	if opts.TLS != nil {
 		u.TLSConfig = opts.TLS
@@ -385,33 +372,33 @@ func newClients(opts Options) (client, reads redis.UniversalClient, _ Topology, 
 		}
 	}
 	where = strings.Join(u.Addrs, ",")
-	if topology == TopologySentinel {
+	if sentinel {
 		where = opts.MasterName + "@" + where
 	}
 	// go-redis's cluster clients follow MOVED/ASK and retry a node that
 	// does not answer within MaxRedirects attempts: no sleeping between
 	// them, a lookup is worth less than the time a back-off takes.
 	u.MinRetryBackoff, u.MaxRetryBackoff = -1, -1
-	switch topology {
-	case TopologyCluster:
+	switch {
+	case cluster:
 		co := u.Cluster()
 		co.ClusterStateReloadInterval = clusterReloadInterval
 		client = redis.NewClusterClient(co) // ReadOnly: GET to a replica of the slot
-		return client, client, topology, where
-	case TopologySentinel:
+		return client, client, where
+	case sentinel:
 		client = redis.NewFailoverClient(u.Failover())
 		if !opts.ReplicaReads {
-			return client, client, topology, where
+			return client, client, where
 		}
 		// A second client, of a replica the sentinels name. (go-redis's
 		// FailoverClusterClient, which would route by itself, does not
 		// close its sentinel connection on Close.)
 		fo := u.Failover()
 		fo.ReplicaOnly = true
-		return client, redis.NewFailoverClient(fo), topology, where
+		return client, redis.NewFailoverClient(fo), where
 	}
 	client = redis.NewClient(u.Simple())
-	return client, client, topology, where
+	return client, client, where
 }
 
 // clusterReloadInterval bounds how stale the store's view of a cluster's
@@ -456,9 +443,6 @@ func (s *Store) StoreConfig(onEvent func(ossl.Event)) ossl.StoreConfig {
 
 // Prefix returns the prefix of the store's keys.
 func (s *Store) Prefix() string { return s.prefix }
-
-// Topology returns how the store reaches Redis.
-func (s *Store) Topology() Topology { return s.topology }
 
 // KeyName returns the Redis key of k:
 // "prefix:{hex(IDContext):hex(ID)}". A SingleUse store marks a consumed

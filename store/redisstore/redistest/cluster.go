@@ -15,8 +15,8 @@ import (
 // unset).
 const EnvCLI = "OSSLCACHE_REDIS_CLI"
 
-// RequireCLI returns the redis-cli binary, or ends t as Require does.
-func RequireCLI(t testing.TB) string {
+// requireCLI returns the redis-cli binary, or ends t as Require does.
+func requireCLI(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv(EnvCLI); p != "" {
 		if _, err := os.Stat(p); err != nil {
@@ -65,7 +65,7 @@ type Cluster struct {
 // sync. The nodes are killed when t ends.
 func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
 	t.Helper()
-	cli := RequireCLI(t)
+	cli := requireCLI(t)
 	if o.Masters == 0 {
 		o.Masters = 3
 	}
@@ -91,7 +91,7 @@ func StartCluster(t testing.TB, o ClusterOptions) *Cluster {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("redistest: redis-cli %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	c.WaitReady(60 * time.Second)
+	c.waitReady(60 * time.Second)
 	c.replicas = 0
 	return c
 }
@@ -105,8 +105,8 @@ func (c *Cluster) Addrs() []string {
 	return a
 }
 
-// Node returns the node at addr, or nil.
-func (c *Cluster) Node(addr string) *Server {
+// node returns the node at addr, or nil.
+func (c *Cluster) node(addr string) *Server {
 	for _, n := range c.Nodes {
 		if n.Addr == addr {
 			return n
@@ -115,8 +115,8 @@ func (c *Cluster) Node(addr string) *Server {
 	return nil
 }
 
-// ClusterNode is one line of CLUSTER NODES, as a running node sees it.
-type ClusterNode struct {
+// clusterNode is one line of CLUSTER NODES, as a running node sees it.
+type clusterNode struct {
 	ID, Addr  string
 	Master    bool
 	MasterID  string // a replica's master
@@ -125,8 +125,8 @@ type ClusterNode struct {
 	Connected bool
 }
 
-// Topology returns CLUSTER NODES as the first running node sees it.
-func (c *Cluster) Topology(ctx context.Context) ([]ClusterNode, error) {
+// topology returns CLUSTER NODES as the first running node sees it.
+func (c *Cluster) topology(ctx context.Context) ([]clusterNode, error) {
 	for _, n := range c.Nodes {
 		if !n.Running() {
 			continue
@@ -140,15 +140,15 @@ func (c *Cluster) Topology(ctx context.Context) ([]ClusterNode, error) {
 	return nil, fmt.Errorf("redistest: no cluster node answers")
 }
 
-func parseClusterNodes(s string) ([]ClusterNode, error) {
-	var out []ClusterNode
+func parseClusterNodes(s string) ([]clusterNode, error) {
+	var out []clusterNode
 	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 8 {
 			return nil, fmt.Errorf("redistest: CLUSTER NODES line %q", line)
 		}
 		addr, _, _ := strings.Cut(f[1], "@")
-		n := ClusterNode{ID: f[0], Addr: addr, Connected: f[7] == "connected"}
+		n := clusterNode{ID: f[0], Addr: addr, Connected: f[7] == "connected"}
 		for _, flag := range strings.Split(f[2], ",") {
 			switch flag {
 			case "master":
@@ -203,7 +203,7 @@ func (c *Cluster) MasterOfKey(ctx context.Context, key string) (*Server, error) 
 			if r[0].(int64) <= slot && slot <= r[1].(int64) {
 				m := r[2].([]any)
 				addr := fmt.Sprintf("%s:%d", m[0].(string), m[1].(int64))
-				if s := c.Node(addr); s != nil {
+				if s := c.node(addr); s != nil {
 					return s, nil
 				}
 				return nil, fmt.Errorf("redistest: slot %d is served by %s, not a node of this cluster", slot, addr)
@@ -216,7 +216,7 @@ func (c *Cluster) MasterOfKey(ctx context.Context, key string) (*Server, error) 
 
 // ReplicaOf returns a replica of master, or nil.
 func (c *Cluster) ReplicaOf(ctx context.Context, master *Server) (*Server, error) {
-	nodes, err := c.Topology(ctx)
+	nodes, err := c.topology(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -228,17 +228,17 @@ func (c *Cluster) ReplicaOf(ctx context.Context, master *Server) (*Server, error
 	}
 	for _, n := range nodes {
 		if id != "" && n.MasterID == id {
-			return c.Node(n.Addr), nil
+			return c.node(n.Addr), nil
 		}
 	}
 	return nil, nil
 }
 
-// WaitReady waits until every running node reports cluster_state:ok, the
+// waitReady waits until every running node reports cluster_state:ok, the
 // running masters serve all 16384 slots between them, no running node is
 // flagged failed, and every running replica's link to its master is up
 // (and, within StartCluster, every node lists every replica).
-func (c *Cluster) WaitReady(timeout time.Duration) {
+func (c *Cluster) waitReady(timeout time.Duration) {
 	c.t.Helper()
 	waitUntil(c.t, timeout, "cluster ready", c.notReady)
 }
@@ -295,13 +295,13 @@ func (c *Cluster) notReady() string {
 			return n.Addr + ": replica not in sync"
 		}
 	}
-	nodes, err := c.Topology(ctx)
+	nodes, err := c.topology(ctx)
 	if err != nil {
 		return err.Error()
 	}
 	slots := 0
 	for _, n := range nodes {
-		s := c.Node(n.Addr)
+		s := c.node(n.Addr)
 		if s == nil || !s.Running() {
 			continue
 		}
@@ -325,7 +325,7 @@ func (c *Cluster) WaitPromoted(replica *Server, timeout time.Duration) {
 	waitUntil(c.t, timeout, replica.Addr+" promoted", func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		nodes, err := c.Topology(ctx)
+		nodes, err := c.topology(ctx)
 		if err != nil {
 			return err.Error()
 		}

@@ -71,7 +71,7 @@ func StartSentinel(t testing.TB, o SentinelOptions) *Sentinel {
 	for range o.Sentinels {
 		s.Sentinels = append(s.Sentinels, Start(t, Options{Config: conf, Args: []string{"--sentinel"}}))
 	}
-	s.WaitReady(60 * time.Second)
+	s.waitReady(60 * time.Second)
 	return s
 }
 
@@ -84,9 +84,9 @@ func (s *Sentinel) Addrs() []string {
 	return a
 }
 
-// MasterAddr returns the master's address as the first running sentinel
+// masterAddr returns the master's address as the first running sentinel
 // that answers sees it.
-func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
+func (s *Sentinel) masterAddr(ctx context.Context) (string, error) {
 	for _, n := range s.Sentinels {
 		if !n.Running() {
 			continue
@@ -101,8 +101,8 @@ func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("redistest: no sentinel answers")
 }
 
-// Node returns the master or replica at addr, or nil.
-func (s *Sentinel) Node(addr string) *Server {
+// node returns the master or replica at addr, or nil.
+func (s *Sentinel) node(addr string) *Server {
 	for _, n := range append([]*Server{s.Master}, s.Replicas...) {
 		if n.Addr == addr {
 			return n
@@ -111,10 +111,10 @@ func (s *Sentinel) Node(addr string) *Server {
 	return nil
 }
 
-// WaitReady waits until every running sentinel sees a running master, as
+// waitReady waits until every running sentinel sees a running master, as
 // many running replicas as are up and in sync, and every other running
 // sentinel.
-func (s *Sentinel) WaitReady(timeout time.Duration) {
+func (s *Sentinel) waitReady(timeout time.Duration) {
 	s.t.Helper()
 	waitUntil(s.t, timeout, "sentinels ready", s.notReady)
 }
@@ -159,7 +159,7 @@ func (s *Sentinel) notReady() string {
 		ok := 0
 		for _, r := range rs.([]any) {
 			rm := pairs(r)
-			node := s.Node(net.JoinHostPort(rm["ip"], rm["port"]))
+			node := s.node(net.JoinHostPort(rm["ip"], rm["port"]))
 			if node != nil && node.Running() && !strings.Contains(rm["flags"], "down") && rm["master-link-status"] == "ok" {
 				ok++
 			}
@@ -168,11 +168,11 @@ func (s *Sentinel) notReady() string {
 			return fmt.Sprintf("%s sees %d replicas in sync of %d", n.Addr, ok, replicas)
 		}
 	}
-	addr, err := s.MasterAddr(ctx)
+	addr, err := s.masterAddr(ctx)
 	if err != nil {
 		return err.Error()
 	}
-	if m := s.Node(addr); m == nil || !m.Running() {
+	if m := s.node(addr); m == nil || !m.Running() {
 		return "the master " + addr + " is not running"
 	}
 	return ""
@@ -186,14 +186,14 @@ func (s *Sentinel) WaitFailover(from string, timeout time.Duration) *Server {
 	waitUntil(s.t, timeout, "failover from "+from, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		addr, err := s.MasterAddr(ctx)
+		addr, err := s.masterAddr(ctx)
 		switch {
 		case err != nil:
 			return err.Error()
 		case addr == from:
 			return "the sentinels still name " + from
 		}
-		if m = s.Node(addr); m == nil || !m.Running() {
+		if m = s.node(addr); m == nil || !m.Running() {
 			return "the sentinels name " + addr + ", which is not running"
 		}
 		return s.notReady()
