@@ -76,14 +76,20 @@ soak:
 bench: setup
 	$(GO) run ./cmd/osslcache bench
 
-## redis-bench: resumed handshakes through a running Redis (started here on
-## REDIS_PORT), side by side with the internal cache and the memory store
+## redis-bench: resumed handshakes through a running Redis node (started
+## here on REDIS_PORT) and a Redis Cluster of three masters with a replica
+## each (started here on REDIS_CLUSTER_PORT and the five ports after it),
+## side by side with the internal cache and the memory store
 REDIS_PORT ?= 6390
+REDIS_CLUSTER_PORT ?= 7190
 REDIS_BENCH_N ?= 20000
 redis-bench: setup
 	bash scripts/redis-server.sh start $(REDIS_PORT)
-	$(GO) run ./cmd/osslcache redis-bench -addr 127.0.0.1:$(REDIS_PORT) -n $(REDIS_BENCH_N) -c 4 -tls 1.2 -stores internal,memory,redis; \
-		rc=$$?; bash scripts/redis-server.sh stop $(REDIS_PORT); exit $$rc
+	bash scripts/redis-server.sh cluster-start $(REDIS_CLUSTER_PORT) || { bash scripts/redis-server.sh stop $(REDIS_PORT); exit 1; }
+	$(GO) run ./cmd/osslcache redis-bench -addr 127.0.0.1:$(REDIS_PORT) \
+		-cluster 127.0.0.1:$(REDIS_CLUSTER_PORT),127.0.0.1:$$(($(REDIS_CLUSTER_PORT)+1)),127.0.0.1:$$(($(REDIS_CLUSTER_PORT)+2)) \
+		-n $(REDIS_BENCH_N) -c 4 -tls 1.2 -stores internal,memory,redis,redis-cluster; \
+		rc=$$?; bash scripts/redis-server.sh cluster-stop $(REDIS_CLUSTER_PORT); bash scripts/redis-server.sh stop $(REDIS_PORT); exit $$rc
 
 ## adapters: the libp2p/go-openssl adapter on the machine's libssl, and the
 ## spacemonkeygo/openssl one (OpenSSL 1.1.x only) in the 1.1.1 image

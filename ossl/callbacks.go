@@ -2,6 +2,18 @@ package ossl
 
 /*
 #include "shim.h"
+
+// go_ssl_stateless_ticket reports whether the session a server connection
+// hands the new-session callback is sealed into a stateless TLS 1.3
+// ticket, which libssl decrypts itself and never looks up in a cache: TLS
+// 1.3 without SSL_OP_NO_TICKET, unless early data with anti-replay makes
+// libssl keep tickets stateful.
+static int go_ssl_stateless_ticket(const SSL *s) {
+	uint64_t op = (uint64_t)SSL_get_options(s);
+	if (SSL_version(s) != TLS1_3_VERSION || (op & SSL_OP_NO_TICKET) != 0)
+		return 0;
+	return !(SSL_get_max_early_data(s) > 0 && (op & SSL_OP_NO_ANTI_REPLAY) == 0);
+}
 */
 import "C"
 
@@ -303,7 +315,9 @@ func (st *ctxState) onNewSession(ssl *C.SSL, sp *C.SSL_SESSION, mode CacheMode) 
 	id := sessionID(sp)
 	// The store owns sess from here, whatever happens to the call.
 	sess := newSession(sp, true)
-	_, ran, err := call(st, cfg, "put", id, st.lookupInfo(ssl, mode), func(ctx context.Context) (struct{}, error) {
+	info := st.lookupInfo(ssl, mode)
+	info.StatelessTicket = C.go_ssl_stateless_ticket(ssl) == 1
+	_, ran, err := call(st, cfg, "put", id, info, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, cfg.Store.Put(ctx, sess)
 	}, nil)
 	if !ran {

@@ -75,6 +75,61 @@ func TestResumeFromGoStore(t *testing.T) {
 	}
 }
 
+// TestLookupInfoStatelessTicket: Put is told when the session is sealed
+// into a stateless TLS 1.3 ticket, which libssl never looks up; no other
+// session, and no Get, is marked so.
+func TestLookupInfoStatelessTicket(t *testing.T) {
+	tests := []struct {
+		v         variant
+		stateless bool // every Put is of a stateless ticket
+		resumeGet bool // the resumption looks the session up
+	}{
+		{tls12, false, true},
+		{tls13, true, false},
+		{tls13Stateful, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.v.Name, func(t *testing.T) {
+			server, client := newServer(t, tt.v), newClient(t, tt.v)
+			setMode(t, server, ossl.CacheServer|ossl.CacheNoInternal)
+			var mu sync.Mutex
+			var puts, gets []ossl.LookupInfo
+			record := func(ctx context.Context, to *[]ossl.LookupInfo) {
+				li, ok := ossl.LookupInfoFrom(ctx)
+				assert.True(t, ok) // on the store's goroutine: no FailNow
+				mu.Lock()
+				*to = append(*to, li)
+				mu.Unlock()
+			}
+			mem := store.NewMemory(store.MemoryOptions{})
+			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: &hostileStore{
+				inner: mem,
+				put:   func(ctx context.Context, s *ossl.Session) error { record(ctx, &puts); return mem.Put(ctx, s) },
+				get: func(ctx context.Context, id []byte) (*ossl.Session, error) {
+					record(ctx, &gets)
+					return mem.Get(ctx, id)
+				},
+			}}))
+			full := handshake(t, client, server, ossltest.Options{})
+			res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
+			require.True(t, res.ServerReused)
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotEmpty(t, puts)
+			for _, li := range puts {
+				assert.Equal(t, tt.stateless, li.StatelessTicket)
+				assert.Equal(t, ossl.CacheServer|ossl.CacheNoInternal, li.CacheMode)
+			}
+			if tt.resumeGet {
+				require.Len(t, gets, 1)
+				assert.False(t, gets[0].StatelessTicket)
+			} else {
+				assert.Empty(t, gets, "libssl decrypted the ticket itself")
+			}
+		})
+	}
+}
+
 // TestExternalHitCopiedIntoInternalCache: with the default SERVER mode an
 // external hit is added to the internal cache, unless NO_INTERNAL_STORE.
 func TestExternalHitCopiedIntoInternalCache(t *testing.T) {

@@ -144,6 +144,14 @@ type LookupInfo struct {
 	// CacheNoInternalStore libssl keeps no session of its own, so a store
 	// may keep the reference Put hands it rather than a copy.
 	CacheMode CacheMode
+	// StatelessTicket, on Put, reports that the session is sealed into a
+	// stateless TLS 1.3 ticket (SSL_OP_NO_TICKET clear, and no early data
+	// with anti-replay, under which libssl keeps tickets stateful): libssl
+	// decrypts the client's ticket itself and never looks the session up,
+	// so a store has no use for it. It is false for TLS 1.2 sessions,
+	// which reach Put only with a session ID to look up, for stateful
+	// tickets, and on Get and Delete.
+	StatelessTicket bool
 }
 
 type lookupInfoKey struct{}

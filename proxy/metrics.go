@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,7 @@ type metrics struct {
 	upstreamErrors  prometheus.Counter
 	bytesIn         prometheus.Counter
 	bytesOut        prometheus.Counter
+	reloads         *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -53,9 +55,18 @@ func newMetrics(s *Server) *metrics {
 		upstreamErrors:  proxyCounter("upstream_dial_errors_total", "Connections to the upstream that failed."),
 		bytesIn:         proxyCounter("client_bytes_total", "Plaintext bytes relayed from clients to the upstream."),
 		bytesOut:        proxyCounter("upstream_bytes_total", "Plaintext bytes relayed from the upstream to clients."),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: MetricsNamespace, Subsystem: "proxy", Name: "reloads_total",
+			Help: "Reloads (Server.Reload, SIGHUP) of the certificate, the ticket keys and the Redis keys, by what and result (ok, error: the previous one stays in force).",
+		}, []string{"what", "result"}),
+	}
+	for _, what := range []string{"certificate", "ticket keys", "redis keys"} {
+		for _, r := range []string{"ok", "error"} {
+			m.reloads.WithLabelValues(reloadLabel(what), r)
+		}
 	}
 	m.reg.MustRegister(m.accepted, m.active, m.handshakes, m.handshakeTime, m.handshakeErrors,
-		m.upstreamErrors, m.bytesIn, m.bytesOut, &cacheCollector{s: s},
+		m.upstreamErrors, m.bytesIn, m.bytesOut, m.reloads, &cacheCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -70,6 +81,17 @@ func (m *metrics) handshake(v ossl.Version, resumed bool, d time.Duration) {
 	m.handshakes.WithLabelValues(v.String(), r).Inc()
 	m.handshakeTime.WithLabelValues(r).Observe(d.Seconds())
 }
+
+func (m *metrics) reload(what string, err error) {
+	r := "ok"
+	if err != nil {
+		r = "error"
+	}
+	m.reloads.WithLabelValues(reloadLabel(what), r).Inc()
+}
+
+// reloadLabel is what's label: "ticket keys" is ticket_keys.
+func reloadLabel(what string) string { return strings.ReplaceAll(what, " ", "_") }
 
 // MetricsHandler serves the Prometheus text exposition of the proxy's,
 // the cache's and the store's metrics, and Go's runtime metrics.
@@ -126,17 +148,20 @@ var statMetrics = []statMetric{
 	{"callback", "Panics", "panics", counter, "Panics recovered in store code."},
 	{"redis", "Gets", "gets", counter, "Lookups in Redis."},
 	{"redis", "Hits", "hits", counter, "Lookups that found a session and opened it."},
-	{"redis", "Misses", "misses", counter, "Lookups of absent keys."},
+	{"redis", "Misses", "misses", counter, "Lookups of absent keys (replays included)."},
+	{"redis", "Replays", "replays", counter, "Single-use lookups of a session already consumed (a blob put back after its use); each is a miss."},
 	{"redis", "Puts", "puts", counter, "Sessions written."},
 	{"redis", "Expired", "expired", counter, "Sessions not written because they had expired."},
+	{"redis", "Skipped", "skipped", counter, "Sessions of stateless TLS 1.3 tickets not written (libssl never looks them up)."},
+	{"redis", "Refused", "refused", counter, "Store calls refused because single use cannot hold under the context's setup."},
 	{"redis", "Deletes", "deletes", counter, "Sessions deleted."},
 	{"redis", "Sealed", "sealed", counter, "Sessions sealed (AES-256-GCM) on write."},
 	{"redis", "Opened", "opened", counter, "Sealed sessions opened on lookup."},
-	{"redis", "PlaintextWritten", "plaintext_written", counter, "Sessions written unsealed."},
-	{"redis", "PlaintextRead", "plaintext_read", counter, "Unsealed sessions accepted on lookup."},
+	{"redis", "PlaintextRead", "plaintext_read", counter, "Unsealed sessions accepted on lookup (read_plaintext=1)."},
 	{"redis", "OpenFailures", "open_failures", counter, "Stored values that did not open (tampered, foreign, unknown key); each is a miss."},
 	{"redis", "RedisErrors", "errors", counter, "Failed Redis commands, timeouts included."},
 	{"redis", "Timeouts", "timeouts", counter, "Redis commands that timed out."},
+	{"redis", "Outages", "outages", counter, "Times Redis stopped answering after it had answered (at most one per 10 s; each is logged)."},
 	{"redis", "Conns", "connections", gauge, "Connections in the Redis pool."},
 	{"redis", "IdleConns", "idle_connections", gauge, "Idle connections in the Redis pool."},
 }
@@ -167,8 +192,14 @@ var statDescs = func() []*prometheus.Desc {
 	return ds
 }()
 
-var memorySessions = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "memory", "sessions"),
-	"Sessions held by the in-process store.", nil, nil)
+var (
+	memorySessions = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "memory", "sessions"),
+		"Sessions held by the in-process store.", nil, nil)
+	ticketKeys = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "proxy", "ticket_keys"),
+		"Stateless ticket keys installed (the first seals, all open); 0: libssl's own per-process key.", nil, nil)
+	certNotAfter = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, "proxy", "certificate_not_after_seconds"),
+		"Expiry (Unix time) of the certificate served to new connections.", nil, nil)
+)
 
 // cacheCollector reads the context's and the store's counters at scrape
 // time.
@@ -183,6 +214,8 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	if c.s.store.memory != nil {
 		ch <- memorySessions
 	}
+	ch <- ticketKeys
+	ch <- certNotAfter
 }
 
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
@@ -194,6 +227,8 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	if m := c.s.store.memory; m != nil {
 		ch <- prometheus.MustNewConstMetric(memorySessions, prometheus.GaugeValue, float64(m.Len()))
 	}
+	ch <- prometheus.MustNewConstMetric(ticketKeys, prometheus.GaugeValue, float64(c.s.ctx.TicketKeyCount()))
+	ch <- prometheus.MustNewConstMetric(certNotAfter, prometheus.GaugeValue, float64(c.s.loaded.Load().leaf.NotAfter.Unix()))
 }
 
 // emit sends the metrics of subsystem, read from the fields of stats (a

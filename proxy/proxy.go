@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,8 +54,10 @@ type Config struct {
 	// Store says where sessions are kept besides (or instead of) libssl's
 	// internal cache; the zero value is "none".
 	Store StoreSpec
-	// RedisKeys seal the sessions of a Redis store (see redisstore).
-	RedisKeys redisstore.Keyring
+	// RedisKeyFile holds the keys that seal the sessions of a Redis store
+	// (ReadKeyFile's format; required with a Redis store). Reload reads it
+	// again.
+	RedisKeyFile string
 	// SessionIDContext names the service: only proxies with the same one
 	// resume each other's sessions (DefaultSessionIDContext if empty).
 	SessionIDContext string
@@ -63,10 +66,12 @@ type Config struct {
 	// NoTicket sets SSL_OP_NO_TICKET: TLS 1.2 resumes by session ID and
 	// TLS 1.3 issues stateful tickets, both through the cache and store.
 	NoTicket bool
-	// TicketKeys, if set, are the stateless ticket keys shared by a fleet
-	// (without them each proxy makes its own): the first seals new
-	// tickets, every one opens them (ossl.Ctx.SetTicketKeys).
-	TicketKeys []ossl.TicketKey
+	// TicketKeyFile, if set, holds the stateless ticket keys shared by a
+	// fleet (ReadTicketKeyFile's format; without it each proxy makes its
+	// own): the first seals new tickets, every one opens them, and a
+	// ticket opened by any but the first is renewed
+	// (ossl.Ctx.SetTicketKeys). Reload reads it again, to rotate.
+	TicketKeyFile string
 	// SessionTimeout is the lifetime of new sessions (libssl's default, 7200 s, if 0).
 	SessionTimeout time.Duration
 	// HandshakeTimeout bounds each TLS handshake
@@ -86,6 +91,9 @@ type Server struct {
 	store *openedStore
 	log   *slog.Logger
 	m     *metrics
+
+	reloadMu sync.Mutex             // one Reload at a time
+	loaded   atomic.Pointer[loaded] // what the files held when last read
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -107,8 +115,11 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.CacheModeSet && cfg.CacheMode == 0 {
 		cfg.CacheMode = DefaultCacheMode
 	}
-	if err := CheckCacheMode(cfg.CacheMode, cfg.Store.Kind); err != nil {
+	if err := CheckCacheMode(cfg.CacheMode, cfg.Store, cfg.NoTicket); err != nil {
 		return nil, err
+	}
+	if (cfg.Store.Kind == StoreRedis) != (cfg.RedisKeyFile != "") {
+		return nil, errors.New("proxy: a Redis store needs RedisKeyFile (sessions are sealed), and RedisKeyFile a Redis store")
 	}
 	if cfg.SessionIDContext == "" {
 		cfg.SessionIDContext = DefaultSessionIDContext
@@ -125,11 +136,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	files, err := loadFiles(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer files.wipe()
 	ctx, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleServer, MinVersion: cfg.MinVersion, MaxVersion: cfg.MaxVersion})
 	if err != nil {
 		return nil, err
 	}
-	st, err := setupCtx(ctx, cfg)
+	st, err := setupCtx(ctx, cfg, files)
 	if err != nil {
 		ctx.Close()
 		return nil, err
@@ -142,28 +158,37 @@ func New(cfg Config) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*proxyConn]struct{}{},
 	}
+	s.loaded.Store(&files.info)
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	s.m = newMetrics(s)
+	files.info.log(s.log, cfg)
 	return s, nil
 }
 
 // CheckCacheMode refuses modes under which the proxy would cache nothing it
-// could find again, or that lack SERVER (OFF is allowed: no resumption).
-func CheckCacheMode(m ossl.CacheMode, kind StoreKind) error {
+// could find again, or that lack SERVER (OFF is allowed: no resumption),
+// and a single-use Redis store under a setup where single use cannot hold
+// (redisstore.CheckSingleUse), noTicket being SSL_OP_NO_TICKET.
+func CheckCacheMode(m ossl.CacheMode, spec StoreSpec, noTicket bool) error {
+	if spec.Kind == StoreRedis && spec.Redis.SingleUse {
+		if err := redisstore.CheckSingleUse(m, noTicket); err != nil {
+			return fmt.Errorf("proxy: single_use=1: %w", err)
+		}
+	}
 	if m == ossl.CacheOff {
 		return nil
 	}
 	if m&ossl.CacheServer == 0 {
 		return fmt.Errorf("proxy: cache mode %v lacks SERVER", m)
 	}
-	if (kind == StoreNone || kind == "") && m&(ossl.CacheNoInternalLookup|ossl.CacheNoInternalStore) != 0 {
+	if (spec.Kind == StoreNone || spec.Kind == "") && m&(ossl.CacheNoInternalLookup|ossl.CacheNoInternalStore) != 0 {
 		return fmt.Errorf("proxy: cache mode %v turns libssl's internal cache off, and there is no store: nothing would resume (use -store memory or redis://..., or -cache-mode SERVER)", m)
 	}
 	return nil
 }
 
-func setupCtx(ctx *ossl.Ctx, cfg Config) (*openedStore, error) {
-	if err := ctx.LoadCertificateFiles(cfg.CertFile, cfg.KeyFile); err != nil {
+func setupCtx(ctx *ossl.Ctx, cfg Config, files *keyFiles) (*openedStore, error) {
+	if err := ctx.LoadCertificatePEM(files.certPEM, files.keyPEM); err != nil {
 		return nil, err
 	}
 	if err := ctx.SetSessionIDContext([]byte(cfg.SessionIDContext)); err != nil {
@@ -177,8 +202,8 @@ func setupCtx(ctx *ossl.Ctx, cfg Config) (*openedStore, error) {
 			return nil, err
 		}
 	}
-	if cfg.TicketKeys != nil {
-		if err := ctx.SetTicketKeys(cfg.TicketKeys...); err != nil {
+	if files.ticketKeys != nil {
+		if err := ctx.SetTicketKeys(files.ticketKeys...); err != nil {
 			return nil, err
 		}
 	}
@@ -187,7 +212,7 @@ func setupCtx(ctx *ossl.Ctx, cfg Config) (*openedStore, error) {
 			return nil, err
 		}
 	}
-	st, err := openStore(cfg.Store, cfg.RedisKeys, cfg.LookupTimeout, cfg.Logger)
+	st, err := openStore(cfg.Store, files.redisKeys, cfg.LookupTimeout, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,9 @@ func TestProxyRelaysAndResumes(t *testing.T) {
 			assert.Contains(t, out, "resumed=false")
 			assert.Contains(t, out, "resumed=true")
 			assert.Contains(t, out, "version="+tt.version.String())
+			// The name the client sent, also on a TLS 1.2 resumption,
+			// where libssl reports the session's.
+			assert.Contains(t, out, "resumed=true sni=localhost")
 		})
 	}
 }
@@ -313,7 +316,7 @@ func TestParseStoreSpec(t *testing.T) {
 			assert.Nil(t, s.Redis.TLS)
 		}},
 		{in: "redis://redis.internal", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) { assert.Equal(t, "redis.internal:6379", s.Redis.Addr) }},
-		{in: "redis://app:s3cret@127.0.0.1:6379/3?prefix=edge&single_use=1&pool_size=4&dial_timeout=2s&allow_plaintext=true", kind: proxy.StoreRedis,
+		{in: "redis://app:s3cret@127.0.0.1:6379/3?prefix=edge&single_use=1&pool_size=4&dial_timeout=2s&read_plaintext=true&store_stateless_tickets=1", kind: proxy.StoreRedis,
 			check: func(t *testing.T, s proxy.StoreSpec) {
 				o := s.Redis
 				assert.Equal(t, "app", o.Username)
@@ -321,7 +324,8 @@ func TestParseStoreSpec(t *testing.T) {
 				assert.Equal(t, 3, o.DB)
 				assert.Equal(t, "edge", o.Prefix)
 				assert.True(t, o.SingleUse)
-				assert.True(t, o.AllowPlaintext)
+				assert.True(t, o.ReadPlaintext)
+				assert.True(t, o.StoreStatelessTickets)
 				assert.Equal(t, 4, o.PoolSize)
 				assert.Equal(t, 2*time.Second, o.DialTimeout)
 				assert.NotContains(t, s.Text, "s3cret", "the password is not logged")
@@ -331,6 +335,37 @@ func TestParseStoreSpec(t *testing.T) {
 			assert.Equal(t, "pw", s.Redis.Password)
 		}},
 		{in: "rediss://127.0.0.1:6379", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) { assert.NotNil(t, s.Redis.TLS) }},
+		{in: "redis+cluster://a:7000,b:7001,c/?prefix=edge&replica_reads=1", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) {
+			assert.Equal(t, []string{"a:7000", "b:7001", "c:6379"}, s.Redis.ClusterAddrs)
+			assert.Empty(t, s.Redis.Addr)
+			assert.True(t, s.Redis.ReplicaReads)
+			assert.Equal(t, "edge", s.Redis.Prefix)
+		}},
+		{in: "rediss+cluster://:pw@a:7000", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) {
+			assert.Equal(t, []string{"a:7000"}, s.Redis.ClusterAddrs)
+			assert.NotNil(t, s.Redis.TLS)
+			assert.Equal(t, "pw", s.Redis.Password)
+			assert.NotContains(t, s.Text, "pw")
+		}},
+		{in: "redis+sentinel://s1:26380,s2,s3:26381/mymaster?single_use=1", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) {
+			assert.Equal(t, []string{"s1:26380", "s2:26379", "s3:26381"}, s.Redis.SentinelAddrs)
+			assert.Equal(t, "mymaster", s.Redis.MasterName)
+			assert.True(t, s.Redis.SingleUse)
+			assert.Nil(t, s.Redis.TLS)
+		}},
+		{in: "rediss+sentinel://app:pw@s1/m", kind: proxy.StoreRedis, check: func(t *testing.T, s proxy.StoreSpec) {
+			assert.NotNil(t, s.Redis.TLS)
+			assert.Equal(t, "app", s.Redis.Username)
+		}},
+		{in: "redis+sentinel://s1:26379", wantErr: "master's name"},
+		{in: "redis+sentinel://s1:26379/a/b", wantErr: "master's name"},
+		{in: "redis+cluster://a:7000/3", wantErr: "database 0 only"},
+		{in: "redis+cluster://a:7000,/", wantErr: "no host"},
+		{in: "redis://a:1,b:2", wantErr: "one host:port"},
+		{in: "redis://user:s3cret@h:1/%zz", wantErr: "not a valid Redis URL"},
+		{in: "redis+shard://a:1", wantErr: "want redis, redis+cluster or redis+sentinel"},
+		{in: "redis://a:1?replica_reads=1", wantErr: "no replicas"},
+		{in: "redis+cluster://a:1?replica_reads=1&single_use=1", wantErr: "already consumed"},
 		{in: "", wantErr: "want none, memory"},
 		{in: "memcached://x:1", wantErr: "want none, memory"},
 		{in: "memory?capacity=0", wantErr: "positive"},
@@ -340,12 +375,15 @@ func TestParseStoreSpec(t *testing.T) {
 		{in: "redis://h:1?prefx=a", wantErr: "unknown parameter"},
 		{in: "redis://h:1?pool_size=-1", wantErr: "positive"},
 		{in: "redis://h:1?single_use=maybe", wantErr: "single_use"},
+		{in: "redis://h:1?allow_plaintext=1", wantErr: "allow_plaintext is gone"},
+		{in: "redis://h:1?read_plaintext=sure", wantErr: "read_plaintext"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			s, err := proxy.ParseStoreSpec(tt.in)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
+				assert.NotContains(t, err.Error(), "s3cret", "no password in errors")
 				return
 			}
 			require.NoError(t, err)
@@ -358,22 +396,38 @@ func TestParseStoreSpec(t *testing.T) {
 }
 
 func TestCheckCacheMode(t *testing.T) {
+	spec := func(s string) proxy.StoreSpec {
+		sp, err := proxy.ParseStoreSpec(s)
+		require.NoError(t, err)
+		return sp
+	}
+	redis, once := spec("redis://h:1"), spec("redis://h:1?single_use=1")
 	tests := []struct {
-		mode    ossl.CacheMode
-		kind    proxy.StoreKind
-		wantErr string
+		mode     ossl.CacheMode
+		store    proxy.StoreSpec
+		noTicket bool
+		wantErr  string
 	}{
-		{proxy.DefaultCacheMode, proxy.StoreMemory, ""},
-		{proxy.DefaultCacheMode, proxy.StoreRedis, ""},
-		{ossl.CacheServer, proxy.StoreNone, ""},
-		{ossl.CacheOff, proxy.StoreNone, ""},
-		{proxy.DefaultCacheMode, proxy.StoreNone, "nothing would resume"},
-		{ossl.CacheServer | ossl.CacheNoInternalLookup, proxy.StoreNone, "nothing would resume"},
-		{ossl.CacheClient, proxy.StoreMemory, "lacks SERVER"},
+		{proxy.DefaultCacheMode, spec("memory"), false, ""},
+		{proxy.DefaultCacheMode, redis, false, ""},
+		{ossl.CacheServer, redis, false, ""},
+		{ossl.CacheServer, spec("none"), false, ""},
+		{ossl.CacheOff, spec("none"), false, ""},
+		{proxy.DefaultCacheMode, spec("none"), false, "nothing would resume"},
+		{ossl.CacheServer | ossl.CacheNoInternalLookup, spec("none"), false, "nothing would resume"},
+		{ossl.CacheClient, spec("memory"), false, "lacks SERVER"},
+		// single use holds only without libssl's own copies and without
+		// stateless tickets
+		{proxy.DefaultCacheMode, once, true, ""},
+		{ossl.CacheServer | ossl.CacheNoInternalStore, once, true, ""},
+		{ossl.CacheServer, once, true, "lacks NO_INTERNAL_STORE"},
+		{ossl.CacheServer | ossl.CacheNoInternalLookup, once, true, "lacks NO_INTERNAL_STORE"},
+		{proxy.DefaultCacheMode, once, false, "stateless tickets are on"},
+		{ossl.CacheOff, once, true, "lacks NO_INTERNAL_STORE"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.mode.String()+"/"+string(tt.kind), func(t *testing.T) {
-			err := proxy.CheckCacheMode(tt.mode, tt.kind)
+		t.Run(tt.mode.String()+"/"+tt.store.Text, func(t *testing.T) {
+			err := proxy.CheckCacheMode(tt.mode, tt.store, tt.noTicket)
 			if tt.wantErr == "" {
 				assert.NoError(t, err)
 			} else {
@@ -443,13 +497,10 @@ func TestKeyFiles(t *testing.T) {
 // with tickets only, on a second proxy that shares the first's ticket keys
 // (and not on one that does not).
 func TestSharedTicketKeys(t *testing.T) {
-	var key ossl.TicketKey
-	_, _ = rand.Read(key[:])
-	keys := []ossl.TicketKey{key}
 	spec, _ := proxy.ParseStoreSpec("none")
 	base := proxy.Config{Store: spec, CacheMode: ossl.CacheServer, MinVersion: ossl.VersionTLS12, MaxVersion: ossl.VersionTLS12, SessionIDContext: "tickets"}
 	withKeys := base
-	withKeys.TicketKeys = keys
+	withKeys.TicketKeyFile = writeTicketKeys(t, newTicketKey(t))
 	_, a, _ := startProxy(t, withKeys)
 	_, b, _ := startProxy(t, withKeys)
 	_, c, _ := startProxy(t, base)

@@ -28,11 +28,21 @@ const (
 )
 
 // StoreSpec is a parsed -store value: "none", "memory", "memory?capacity=N",
-// or a Redis URL:
+// or a Redis URL, for one node, a Redis Cluster (seed nodes, any of which
+// may be down) or a master managed by Redis Sentinel (the sentinels, and
+// the master's name):
 //
-//	redis://[user:password@]host:port[/db][?prefix=P&single_use=1&pool_size=N&dial_timeout=1s&allow_plaintext=1]
+//	redis://[user:password@]host:port[/db][?params]
+//	redis+cluster://[user:password@]host:port,host:port,...[/][?params]
+//	redis+sentinel://[user:password@]host:port,host:port,.../MASTERNAME[?params]
 //
-// rediss:// speaks TLS to Redis, verified against the system roots.
+// with params prefix=P, single_use=1, store_stateless_tickets=1,
+// read_plaintext=1, pool_size=N, dial_timeout=1s, and, for a cluster or
+// Sentinel, replica_reads=1: the redisstore.Options of the same names.
+// rediss://, rediss+cluster:// and rediss+sentinel:// speak TLS to Redis
+// (and the sentinels), verified against the system roots; the user and
+// password authenticate to the Redis nodes. A port left out is 6379
+// (26379 for a sentinel).
 type StoreSpec struct {
 	Kind StoreKind
 	// MemoryCapacity bounds store.Memory (0: its default).
@@ -67,25 +77,85 @@ func ParseStoreSpec(s string) (StoreSpec, error) {
 			spec.MemoryCapacity = n
 		}
 		return spec, nil
-	case strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://"):
+	case strings.HasPrefix(s, "redis") && strings.Contains(s, "://"):
 		return parseRedisURL(s)
 	}
-	return StoreSpec{}, fmt.Errorf("store %q: want none, memory, or a redis:// or rediss:// URL", s)
+	return StoreSpec{}, fmt.Errorf("store %q: want none, memory, or a redis://, redis+cluster:// or redis+sentinel:// URL (rediss for TLS)", s)
 }
 
+// hostsPlaceholder stands for the host list while net/url parses the rest
+// of a Redis URL: it refuses host lists ("a:1,b:2").
+const hostsPlaceholder = "hosts.invalid"
+
 func parseRedisURL(s string) (StoreSpec, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return StoreSpec{}, fmt.Errorf("store: %v", err)
+	scheme, rest, _ := strings.Cut(s, "://")
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
 	}
+	authority, tail := rest[:end], rest[end:]
+	userinfo, hosts := "", authority
+	if i := strings.LastIndex(authority, "@"); i >= 0 {
+		userinfo, hosts = authority[:i+1], authority[i+1:]
+	}
+	u, err := url.Parse(scheme + "://" + userinfo + hostsPlaceholder + tail)
+	if err != nil {
+		// Not the URL: it may hold a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return StoreSpec{}, fmt.Errorf("store: not a valid Redis URL: %v", err)
+	}
+	redacted := strings.Replace(u.Redacted(), hostsPlaceholder, hosts, 1)
 	spec := StoreSpec{Kind: StoreRedis}
 	o := &spec.Redis
-	if u.Host == "" {
-		return StoreSpec{}, fmt.Errorf("store %q: no host:port", u.Redacted())
+	base, topology, _ := strings.Cut(u.Scheme, "+")
+	if base != "redis" && base != "rediss" || topology != "" && topology != "cluster" && topology != "sentinel" {
+		return StoreSpec{}, fmt.Errorf("store %q: scheme %q: want redis, redis+cluster or redis+sentinel (rediss for TLS)", redacted, u.Scheme)
 	}
-	o.Addr = u.Host
-	if u.Port() == "" {
-		o.Addr = net.JoinHostPort(u.Hostname(), "6379")
+	defaultPort := "6379"
+	if topology == "sentinel" {
+		defaultPort = "26379"
+	}
+	var addrs []string
+	for _, h := range strings.Split(hosts, ",") {
+		if h == "" {
+			return StoreSpec{}, fmt.Errorf("store %q: no host:port", redacted)
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), defaultPort)
+		}
+		if _, port, err := net.SplitHostPort(h); err != nil || port == "" {
+			return StoreSpec{}, fmt.Errorf("store %q: address %q: want host:port", redacted, h)
+		}
+		addrs = append(addrs, h)
+	}
+	path := strings.TrimPrefix(u.Path, "/")
+	switch topology {
+	case "":
+		if len(addrs) != 1 {
+			return StoreSpec{}, fmt.Errorf("store %q: redis:// takes one host:port (redis+cluster:// or redis+sentinel:// take several)", redacted)
+		}
+		o.Addr = addrs[0]
+		if path != "" {
+			n, err := strconv.Atoi(path)
+			if err != nil || n < 0 {
+				return StoreSpec{}, fmt.Errorf("store %q: database %q is not a number", redacted, path)
+			}
+			o.DB = n
+		}
+	case "cluster":
+		o.ClusterAddrs = addrs
+		if path != "" && path != "0" {
+			return StoreSpec{}, fmt.Errorf("store %q: a Redis Cluster has database 0 only", redacted)
+		}
+	case "sentinel":
+		o.SentinelAddrs = addrs
+		if path == "" || strings.Contains(path, "/") {
+			return StoreSpec{}, fmt.Errorf("store %q: want the master's name as the path: redis+sentinel://host:port,.../MASTERNAME", redacted)
+		}
+		o.MasterName = path
 	}
 	if u.User != nil {
 		o.Username = u.User.Username()
@@ -96,19 +166,12 @@ func parseRedisURL(s string) (StoreSpec, error) {
 			o.Username, o.Password = "", u.User.Username()
 		}
 	}
-	if db := strings.Trim(u.Path, "/"); db != "" {
-		n, err := strconv.Atoi(db)
-		if err != nil || n < 0 {
-			return StoreSpec{}, fmt.Errorf("store %q: database %q is not a number", u.Redacted(), db)
-		}
-		o.DB = n
-	}
-	if u.Scheme == "rediss" {
+	if base == "rediss" {
 		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	for k, v := range u.Query() {
 		if len(v) != 1 {
-			return StoreSpec{}, fmt.Errorf("store %q: parameter %q given %d times", u.Redacted(), k, len(v))
+			return StoreSpec{}, fmt.Errorf("store %q: parameter %q given %d times", redacted, k, len(v))
 		}
 		val := v[0]
 		var perr error
@@ -117,8 +180,17 @@ func parseRedisURL(s string) (StoreSpec, error) {
 			o.Prefix = val
 		case "single_use":
 			o.SingleUse, perr = strconv.ParseBool(val)
+		case "store_stateless_tickets":
+			o.StoreStatelessTickets, perr = strconv.ParseBool(val)
+		case "read_plaintext":
+			o.ReadPlaintext, perr = strconv.ParseBool(val)
+		case "replica_reads":
+			o.ReplicaReads, perr = strconv.ParseBool(val)
+			if perr == nil && o.ReplicaReads && topology == "" {
+				perr = errors.New("a single node has no replicas (redis+cluster:// or redis+sentinel://)")
+			}
 		case "allow_plaintext":
-			o.AllowPlaintext, perr = strconv.ParseBool(val)
+			return StoreSpec{}, fmt.Errorf("store %q: allow_plaintext is gone: sessions are always written sealed (-redis-key-file); read_plaintext=1 still reads unsealed ones while a fleet migrates", redacted)
 		case "pool_size":
 			o.PoolSize, perr = strconv.Atoi(val)
 			if perr == nil && o.PoolSize <= 0 {
@@ -130,13 +202,16 @@ func parseRedisURL(s string) (StoreSpec, error) {
 				perr = errors.New("must be positive")
 			}
 		default:
-			return StoreSpec{}, fmt.Errorf("store %q: unknown parameter %q (known: prefix, single_use, allow_plaintext, pool_size, dial_timeout)", u.Redacted(), k)
+			return StoreSpec{}, fmt.Errorf("store %q: unknown parameter %q (known: prefix, single_use, store_stateless_tickets, read_plaintext, replica_reads, pool_size, dial_timeout)", redacted, k)
 		}
 		if perr != nil {
-			return StoreSpec{}, fmt.Errorf("store %q: %s=%q: %v", u.Redacted(), k, val, perr)
+			return StoreSpec{}, fmt.Errorf("store %q: %s=%q: %v", redacted, k, val, perr)
 		}
 	}
-	spec.Text = u.Redacted()
+	if o.SingleUse && o.ReplicaReads {
+		return StoreSpec{}, fmt.Errorf("store %q: replica_reads=1 with single_use=1: a replica lagging behind its master would resume a session already consumed there", redacted)
+	}
+	spec.Text = redacted
 	return spec, nil
 }
 

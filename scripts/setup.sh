@@ -4,7 +4,9 @@
 #
 # Without an argument: what building and testing needs (make test, conform,
 # bench, ...): gcc, pkg-config, the libssl headers, Redis (for the store
-# tests) and the openssl CLI (for the serve tests).
+# tests: redis-server, which also runs the Sentinels as redis-server
+# --sentinel, and redis-cli, which makes the test clusters) and the openssl
+# CLI (for the serve tests).
 # With "matrix": also what the Docker targets need (make conformance-matrix,
 # make adapters): debootstrap and the Debian archive keyring, which build
 # the registry-free base images (docker/build-base.sh); and it checks that a
@@ -23,6 +25,7 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 pkg-config --exists libssl libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if ((matrix)); then
 	command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
@@ -40,7 +43,7 @@ if ((${#need[@]})); then
 	# their own servers, so leave it to the machine's owner.
 fi
 command -v go >/dev/null 2>&1 || { echo "setup: Go 1.26 or newer is needed (https://go.dev/dl/)" >&2; exit 1; }
-echo "setup: $(go version | cut -d' ' -f3), libssl $(pkg-config --modversion libssl), $(redis-server --version | cut -d' ' -f3)"
+echo "setup: $(go version | cut -d' ' -f3), libssl $(pkg-config --modversion libssl), $(redis-server --version | cut -d' ' -f3), $(redis-cli --version)"
 if ((matrix)); then
 	docker info >/dev/null 2>&1 || { echo "setup: no Docker engine answers (docker info)" >&2; exit 1; }
 	echo "setup: debootstrap $(dpkg-query -W -f '${Version}' debootstrap), Docker $(docker version -f '{{.Server.Version}}')"

@@ -18,12 +18,13 @@ import (
 
 func runRedisBench(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("redis-bench", "", stderr)
-	addr := fs.String("addr", redisstore.DefaultAddr, "Redis host:port")
+	addr := fs.String("addr", redisstore.DefaultAddr, "Redis host:port (the redis store)")
+	clusterAddrs := fs.String("cluster", "", "seed `addresses` of a Redis Cluster, comma-separated (the redis-cluster store)")
 	password := fs.String("password", os.Getenv("OSSLCACHE_REDIS_PASSWORD"), "Redis password (default $OSSLCACHE_REDIS_PASSWORD)")
 	n := fs.Int("n", 20000, "resumed handshakes to time per store")
 	clients := fs.Int("c", 4, "concurrent clients")
 	tlsVersion := fs.String("tls", "1.2", "1.2 (session IDs) or 1.3 (stateful tickets); tickets off either way")
-	stores := fs.String("stores", "internal,memory,redis", "stores to measure, in order: internal, memory, redis, redis-plaintext")
+	stores := fs.String("stores", "internal,memory,redis", "stores to measure, in order: internal, memory, redis, redis-cluster")
 	singleUse := fs.Bool("single-use", false, "Redis lookups are GETDEL (each TLS 1.3 resumption gets a new ticket; with TLS 1.2 every other handshake would be full)")
 	timeout := fs.Duration("timeout", ossl.DefaultLookupTimeout, "lookup timeout")
 	prefix := fs.String("prefix", "osslcache-bench", "Redis key prefix (keys expire with the sessions)")
@@ -59,21 +60,25 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 		case "internal":
 		case "memory":
 			tg.Store = store.NewMemory(store.MemoryOptions{})
-		case "redis", "redis-plaintext":
+		case "redis", "redis-cluster":
 			o := redisstore.Options{
 				Addr: *addr, Password: *password, Prefix: *prefix, LookupTimeout: *timeout, SingleUse: *singleUse,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			}
-			if name == "redis" {
-				key, err := redisstore.NewKey()
-				if err != nil {
-					fmt.Fprintln(stderr, "osslcache redis-bench:", err)
-					return 1
+			where := *addr
+			if name == "redis-cluster" {
+				if *clusterAddrs == "" {
+					fmt.Fprintln(stderr, "osslcache redis-bench: the redis-cluster store needs -cluster")
+					return 2
 				}
-				o.Keys = redisstore.Keyring{Current: "bench", Keys: map[string][]byte{"bench": key}}
-			} else {
-				o.AllowPlaintext = true
+				o.Addr, o.ClusterAddrs, where = "", strings.Split(*clusterAddrs, ","), "cluster "+*clusterAddrs
 			}
+			key, err := redisstore.NewKey()
+			if err != nil {
+				fmt.Fprintln(stderr, "osslcache redis-bench:", err)
+				return 1
+			}
+			o.Keys = redisstore.Keyring{Current: "bench", Keys: map[string][]byte{"bench": key}}
 			rs, err := redisstore.New(o)
 			if err != nil {
 				fmt.Fprintln(stderr, "osslcache redis-bench:", err)
@@ -84,10 +89,10 @@ func runRedisBench(args []string, stdout, stderr io.Writer) int {
 			err = rs.Ping(ctx)
 			cancel()
 			if err != nil {
-				fmt.Fprintf(stderr, "osslcache redis-bench: Redis at %s: %v\n", *addr, err)
+				fmt.Fprintf(stderr, "osslcache redis-bench: Redis at %s: %v\n", where, err)
 				return 1
 			}
-			redisInfo = *addr
+			redisInfo = strings.TrimPrefix(redisInfo+"; "+where, "; ")
 			tg.Store = rs.SessionStore()
 		default:
 			fmt.Fprintf(stderr, "osslcache redis-bench: unknown store %q\n", name)

@@ -33,8 +33,11 @@ const serveUsage = `usage: osslcache serve -listen ADDR -upstream ADDR -cert FIL
 Terminates TLS with the system libssl on ADDR and relays the plaintext to the
 upstream. Sessions are kept where -store says under -cache-mode; proxies
 sharing a Redis store, a -sid-ctx and a -redis-key-file resume each other's
-sessions. SIGTERM or SIGINT stops accepting, waits up to -shutdown-timeout for
-open connections, and exits 0.
+sessions, and proxies sharing a -ticket-key-file each other's tickets. SIGHUP
+reads -cert/-key, -ticket-key-file and -redis-key-file again (a file that does
+not load leaves the previous one in force; open connections are not touched).
+SIGTERM or SIGINT stops accepting, waits up to -shutdown-timeout for open
+connections, and exits 0.
 
 flags:
 `
@@ -51,12 +54,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	maxVersion := fs.String("max-version", "1.3", "highest TLS `version`: 1.2 or 1.3")
 	o.cacheMode = proxy.DefaultCacheMode
 	fs.Var(&o.cacheMode, "cache-mode", "session cache `mode` of SSL_CTX_set_session_cache_mode, flags joined by |")
-	fs.StringVar(&o.storeText, "store", "memory", "session `store`: none, memory[?capacity=N], or redis://[user:pass@]host:port[/db][?prefix=P&single_use=1&pool_size=N&dial_timeout=D&allow_plaintext=1] (rediss:// for TLS)")
-	redisKeyFile := fs.String("redis-key-file", "", "`file` of AES-256-GCM keys sealing sessions in Redis: id:base64key lines, the first current (required with redis:// unless allow_plaintext=1)")
+	fs.StringVar(&o.storeText, "store", "memory", "session `store`: none, memory[?capacity=N], redis://[user:pass@]host:port[/db][?params], "+
+		"redis+cluster://[user:pass@]host:port,host:port,...[?params] (seed nodes of a Redis Cluster), redis+sentinel://[user:pass@]host:port,host:port,.../MASTERNAME[?params] (Redis Sentinels); "+
+		"rediss... for TLS; params: prefix=P&single_use=1&store_stateless_tickets=1&read_plaintext=1&replica_reads=1&pool_size=N&dial_timeout=D")
+	fs.StringVar(&cfg.RedisKeyFile, "redis-key-file", "", "`file` of AES-256-GCM keys sealing sessions in Redis: id:base64key lines, the first current (required with a Redis store; re-read on SIGHUP)")
 	sidCtx := fs.String("sid-ctx", proxy.DefaultSessionIDContext, "session id `context`: only proxies with the same one resume each other's sessions (at most 32 bytes)")
 	fs.DurationVar(&cfg.LookupTimeout, "lookup-timeout", ossl.DefaultLookupTimeout, "bound on each store call; a slower lookup is a miss")
 	fs.BoolVar(&cfg.NoTicket, "no-ticket", false, "set SSL_OP_NO_TICKET: TLS 1.2 resumes by session ID, TLS 1.3 issues stateful tickets, both through the store")
-	ticketKeyFile := fs.String("ticket-key-file", "", "`file` of 80 bytes (raw or base64) of stateless ticket keys shared by a fleet")
+	fs.StringVar(&cfg.TicketKeyFile, "ticket-key-file", "", "`file` of stateless ticket keys shared by a fleet: one base64 line of 80 bytes per key, the first sealing new tickets, all opening them (re-read on SIGHUP, to rotate)")
 	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "lifetime of new sessions (0: libssl's default, 7200s)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", proxy.DefaultHandshakeTimeout, "bound on each TLS handshake")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", proxy.DefaultDialTimeout, "bound on connecting to the upstream")
@@ -93,7 +98,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return usageErr("-store: %v", err)
 	}
 	cfg.CacheMode, cfg.CacheModeSet = o.cacheMode, true
-	if err := proxy.CheckCacheMode(cfg.CacheMode, cfg.Store.Kind); err != nil {
+	if err := proxy.CheckCacheMode(cfg.CacheMode, cfg.Store, cfg.NoTicket); err != nil {
 		return usageErr("-cache-mode: %v", err)
 	}
 	if len(*sidCtx) == 0 || len(*sidCtx) > ossl.MaxSessionIDContextLength {
@@ -109,22 +114,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return usageErr("-log-format must be text or json")
 	}
-	log := newLogger(stderr, o.logFormat, o.logLevel)
 	switch {
-	case cfg.Store.Kind == proxy.StoreRedis && *redisKeyFile != "":
-		if cfg.RedisKeys, err = proxy.ReadKeyFile(*redisKeyFile, log); err != nil {
-			return usageErr("-redis-key-file: %v", err)
-		}
-	case cfg.Store.Kind == proxy.StoreRedis && !cfg.Store.Redis.AllowPlaintext:
-		return usageErr("-store %s needs -redis-key-file: stored sessions hold their master secrets (or add allow_plaintext=1 to the URL)", cfg.Store.Text)
-	case *redisKeyFile != "":
-		return usageErr("-redis-key-file is only for a redis:// store")
+	case cfg.Store.Kind == proxy.StoreRedis && cfg.RedisKeyFile == "":
+		return usageErr("-store %s needs -redis-key-file: stored sessions hold their master secrets, and are always sealed", cfg.Store.Text)
+	case cfg.Store.Kind != proxy.StoreRedis && cfg.RedisKeyFile != "":
+		return usageErr("-redis-key-file is only for a Redis store")
 	}
-	if *ticketKeyFile != "" {
-		if cfg.TicketKeys, err = proxy.ReadTicketKeyFile(*ticketKeyFile); err != nil {
-			return usageErr("-ticket-key-file: %v", err)
-		}
-	}
+	log := newLogger(stderr, o.logFormat, o.logLevel)
 	cfg.Logger = log
 	srv, err := proxy.New(cfg)
 	if err != nil {
@@ -156,20 +152,38 @@ func serve(srv *proxy.Server, o serveOptions, log *slog.Logger) int {
 		go func() { _ = metricsSrv.Serve(ml) }()
 		log.Info("metrics", "addr", ml.Addr().String(), "path", "/metrics")
 	}
-	cfg := srv.Config()
-	log.Info("listening", "addr", l.Addr().String(), "upstream", cfg.Upstream, "store", cfg.Store.Text,
-		"cache_mode", cfg.CacheMode.String(), "no_ticket", cfg.NoTicket, "shared_ticket_keys", cfg.TicketKeys != nil,
-		"sid_ctx", cfg.SessionIDContext, "min_version", cfg.MinVersion.String(), "max_version", cfg.MaxVersion.String(),
-		"openssl", ossl.OpenSSLVersion())
-
+	// Signals are caught before "listening" is logged: a SIGHUP sent
+	// once it is must reload, not kill.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	cfg := srv.Config()
+	log.Info("listening", "addr", l.Addr().String(), "upstream", cfg.Upstream, "store", cfg.Store.Text,
+		"cache_mode", cfg.CacheMode.String(), "no_ticket", cfg.NoTicket, "ticket_keys", srv.Ctx().TicketKeyCount(),
+		"sid_ctx", cfg.SessionIDContext, "min_version", cfg.MinVersion.String(), "max_version", cfg.MaxVersion.String(),
+		"openssl", ossl.OpenSSLVersion())
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	code := 0
-	select {
-	case s := <-sig:
+	var s os.Signal
+	for s == nil && code == 0 {
+		select {
+		case <-hup:
+			log.Info("reloading", "signal", "SIGHUP")
+			err := srv.Reload() // it logs what loaded and what did not
+			log.Info("reload done", "ok", err == nil)
+		case s = <-sig:
+		case err := <-served:
+			log.Error("serve failed", "err", err)
+			srv.Close()
+			code = 1
+		}
+	}
+	if s != nil {
 		log.Info("shutting down", "signal", s.String(), "open_connections", srv.ActiveConnections(), "timeout", o.shutdownTimeout.String())
 		srv.StopAccepting()
 		if err := <-served; !errors.Is(err, proxy.ErrServerClosed) {
@@ -181,10 +195,6 @@ func serve(srv *proxy.Server, o serveOptions, log *slog.Logger) int {
 			log.Warn("shutdown deadline passed", "err", err)
 		}
 		cancel()
-	case err := <-served:
-		log.Error("serve failed", "err", err)
-		srv.Close()
-		code = 1
 	}
 	if metricsSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -87,10 +87,14 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"bad store", with("-store", "memcached://h:1"), 2, "-store: store"},
 		{"bad redis parameter", with("-store", "redis://127.0.0.1:6379?prefx=a"), 2, `unknown parameter "prefx"`},
 		{"redis without keys", with("-store", "redis://127.0.0.1:6379"), 2, "needs -redis-key-file"},
-		{"redis key file without redis", with("-redis-key-file", f.redisKeys), 2, "only for a redis:// store"},
-		{"missing redis key file", with("-store", "redis://127.0.0.1:6379", "-redis-key-file", filepath.Join(f.dir, "none")), 2, "-redis-key-file"},
-		{"bad redis key file", with("-store", "redis://127.0.0.1:6379", "-redis-key-file", f.certFile), 2, "-redis-key-file"},
-		{"bad ticket key file", with("-ticket-key-file", f.certFile), 2, "-ticket-key-file"},
+		{"redis key file without redis", with("-redis-key-file", f.redisKeys), 2, "only for a Redis store"},
+		{"plaintext writing is gone", with("-store", "redis://127.0.0.1:6379?allow_plaintext=1"), 2, "allow_plaintext is gone"},
+		{"single use with libssl's own cache", with("-store", "redis://127.0.0.1:6379?single_use=1", "-redis-key-file", f.redisKeys, "-no-ticket", "-cache-mode", "SERVER"), 2, "single_use=1: redisstore: SingleUse cannot hold: cache mode SERVER lacks NO_INTERNAL_STORE"},
+		{"single use with stateless tickets", with("-store", "redis://127.0.0.1:6379?single_use=1", "-redis-key-file", f.redisKeys), 2, "stateless tickets are on"},
+		{"missing redis key file", with("-store", "redis://127.0.0.1:6379", "-redis-key-file", filepath.Join(f.dir, "none")), 1, "redis key file"},
+		{"bad redis key file", with("-store", "redis://127.0.0.1:6379", "-redis-key-file", f.certFile), 1, "redis key file"},
+		{"bad ticket key file", with("-ticket-key-file", f.certFile), 1, "ticket key file"},
+		{"short ticket key", with("-ticket-key-file", f.redisKeys), 1, "want the base64 of 80 bytes"},
 		{"long sid ctx", with("-sid-ctx", strings.Repeat("x", 33)), 2, "-sid-ctx must be 1 to 32 bytes"},
 		{"zero lookup timeout", with("-lookup-timeout", "0"), 2, "timeouts must be positive"},
 		{"short session timeout", with("-session-timeout", "10ms"), 2, "-session-timeout must be at least 1s"},
@@ -114,17 +118,40 @@ func TestServeRejectsBadFlags(t *testing.T) {
 	}
 }
 
-// buildBinary builds cmd/osslcache into dir.
-func buildBinary(t *testing.T, dir string) string {
+var (
+	binaryOnce sync.Once
+	binaryDir  string // removed by TestMain
+	binaryPath string
+	binaryErr  error
+)
+
+// osslcacheBinary builds cmd/osslcache once for the tests that run it as a
+// process.
+func osslcacheBinary(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	binaryOnce.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if binaryDir, binaryErr = os.MkdirTemp("", "osslcache-test-bin-"); binaryErr != nil {
+			return
+		}
+		binaryPath = filepath.Join(binaryDir, "osslcache")
+		if out, err := exec.Command(goBin, "build", "-o", binaryPath, ".").CombinedOutput(); err != nil {
+			binaryErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	require.NoError(t, binaryErr)
+	return binaryPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaryDir != "" {
+		os.RemoveAll(binaryDir)
 	}
-	bin := filepath.Join(dir, "osslcache")
-	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	os.Exit(code)
 }
 
 // echoUpstream runs a plaintext echo server on loopback.
@@ -323,7 +350,7 @@ func TestServeBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs processes")
 	}
-	bin := buildBinary(t, t.TempDir())
+	bin := osslcacheBinary(t)
 	f := writeTestFiles(t)
 	upstream := echoUpstream(t)
 	base := []string{"-upstream", upstream, "-cert", f.certFile, "-key", f.key, "-sid-ctx", "serve-test"}
@@ -362,7 +389,8 @@ func TestServeBinary(t *testing.T) {
 					assert.Contains(t, second, "Reused, "+tt.sVersion, "the second instance resumed the first's session")
 
 					resumed := func(m map[string]any) bool { return m["resumed"] == true }
-					p2.waitLog("connection", resumed)
+					line := p2.waitLog("connection", resumed)
+					assert.Equal(t, "localhost", line["sni"], "the name the client sent, also on a TLS 1.2 resumption")
 					assert.Nil(t, p1.findLog("connection", resumed))
 					assert.Equal(t, tt.sVersion, p2.findLog("connection", nil)["version"])
 

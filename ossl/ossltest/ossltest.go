@@ -11,6 +11,9 @@
 //     session on an open connection, a second handshake, a shutdown order.
 //   - NewServer serves a context on a loopback socket, with Dial for
 //     clients and Close, as httptest.NewServer does.
+//   - SessionRecorder, Offering, WriteTicketKeys and NewTicketKey test
+//     stateless ticket keys with crypto/tls clients: which key sealed a
+//     ticket, and whether an old ticket still resumes.
 //
 // It has no dependency on package testing, so programs may use it too.
 package ossltest

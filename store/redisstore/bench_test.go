@@ -15,7 +15,7 @@ import (
 
 // BenchmarkResumedHandshake compares, in one run, resumed handshakes
 // through libssl's internal cache, the in-process store.Memory and Redis on
-// loopback (sealed, and plaintext to show what sealing costs), with
+// loopback (sealed with AES-256-GCM), with
 // concurrent clients (b.RunParallel: GOMAXPROCS clients, times -cpu).
 // Besides ns/op it reports handshakes/s and the store lookup latency
 // (lookup-p50-µs, lookup-p99-µs) measured around each store Get.
@@ -32,9 +32,6 @@ func BenchmarkResumedHandshake(b *testing.B) {
 			{"memory", func(*testing.B) ossl.SessionStore { return store.NewMemory(store.MemoryOptions{}) }},
 			{"redis", func(b *testing.B) ossl.SessionStore {
 				return newStore(b, srv.Addr, redisstore.Options{LookupTimeout: ossl.DefaultLookupTimeout}).SessionStore()
-			}},
-			{"redis-plaintext", func(b *testing.B) ossl.SessionStore {
-				return newStore(b, srv.Addr, redisstore.Options{AllowPlaintext: true, LookupTimeout: ossl.DefaultLookupTimeout}).SessionStore()
 			}},
 		}
 		for _, tg := range targets {

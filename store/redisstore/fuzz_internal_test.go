@@ -8,9 +8,9 @@ import (
 	"github.com/osslcache/osslcache/ossl"
 )
 
-func fuzzSealer(t testing.TB, allowPlaintext bool) *sealer {
+func fuzzSealer(t testing.TB, readPlaintext bool) *sealer {
 	k := Keyring{Current: "k2", Keys: map[string][]byte{"k1": bytes.Repeat([]byte{1}, KeySize), "k2": bytes.Repeat([]byte{2}, KeySize)}}
-	s, err := newSealer(k, allowPlaintext)
+	s, err := newSealer(k, readPlaintext)
 	if err != nil {
 		t.Fatal(err)
 	}

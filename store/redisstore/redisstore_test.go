@@ -64,13 +64,14 @@ func TestResumeThroughRedis(t *testing.T) {
 			assert.Equal(t, cs.Stored, st.Sealed)
 
 			// Every session the server made is in Redis, sealed, under
-			// prefix:hex("svc"):hex(id), living as long as the session.
+			// prefix:{hex("svc"):hex(id)}, living as long as the session.
 			keys := scanKeys(t, srv, rs.Prefix()+":*")
 			require.Len(t, keys, int(cs.Stored))
 			der, err := full.ServerSession.Marshal()
 			require.NoError(t, err)
 			for _, key := range keys {
-				assert.True(t, strings.HasPrefix(key, rs.Prefix()+":737663:"), key)
+				assert.True(t, strings.HasPrefix(key, rs.Prefix()+":{737663:"), key)
+				assert.True(t, strings.HasSuffix(key, "}"), key)
 				blob := rawGet(t, srv, key)
 				require.NotEmpty(t, blob)
 				assert.Equal(t, byte(1), blob[0], "sealed blob version")
@@ -90,6 +91,19 @@ func TestResumeThroughRedis(t *testing.T) {
 			assert.True(t, res.ClientReused)
 			assert.Equal(t, int64(1), second.CallbackStats().GetHits)
 
+			if tt.singleUse {
+				// The session is gone; its consumption marker lives as long
+				// as the session would have.
+				// (the server's session is that of its last ticket, the
+				// one the client offered)
+				marker := rs.KeyName(store.Key{IDContext: []byte("svc"), ID: full.ServerSession.ID()}) + ":consumed"
+				assert.Contains(t, scanKeys(t, srv, rs.Prefix()+":*"), marker)
+				pttl, err := srv.Do(context.Background(), "PTTL", marker)
+				require.NoError(t, err)
+				remaining := time.Until(full.ClientSession.Expires())
+				assert.InDelta(t, remaining.Milliseconds(), pttl.(int64), float64(2*time.Second/time.Millisecond), "the marker lives as long as the session")
+			}
+
 			again := handshake(t, client, second, full.ClientSession)
 			assert.Equal(t, tt.wantAgain, again.ServerReused)
 			st = rs.Stats()
@@ -98,7 +112,8 @@ func TestResumeThroughRedis(t *testing.T) {
 				assert.Equal(t, int64(2), st.Hits)
 			} else {
 				assert.Equal(t, int64(1), st.Hits)
-				assert.Equal(t, int64(1), st.Misses, "GETDEL took it the first time")
+				assert.Equal(t, int64(1), st.Misses, "the first lookup took it")
+				assert.Zero(t, st.Replays, "taken, not put back")
 			}
 			assert.Equal(t, st.Hits, st.Opened)
 			assert.Zero(t, st.OpenFailures+st.RedisErrors)
@@ -206,8 +221,8 @@ func TestKVContract(t *testing.T) {
 	got, err := rs.Get(ctx, k)
 	assert.NoError(t, err)
 	assert.Nil(t, got)
-	assert.Equal(t, "osslcache:6162:0a0b", mustStore(t, redisstore.Options{}).KeyName(store.Key{IDContext: []byte("ab"), ID: []byte{10, 11}}))
-	assert.Equal(t, "p:6162:0a0b", mustStore(t, redisstore.Options{Prefix: "p"}).KeyName(store.Key{IDContext: []byte("ab"), ID: []byte{10, 11}}))
+	assert.Equal(t, "osslcache:{6162:0a0b}", mustStore(t, redisstore.Options{}).KeyName(store.Key{IDContext: []byte("ab"), ID: []byte{10, 11}}))
+	assert.Equal(t, "p:{6162:0a0b}", mustStore(t, redisstore.Options{Prefix: "p"}).KeyName(store.Key{IDContext: []byte("ab"), ID: []byte{10, 11}}))
 }
 
 // mustStore makes a Store that never talks to Redis (nothing listens on
@@ -234,7 +249,18 @@ func TestNewValidatesOptions(t *testing.T) {
 	}{
 		{"sealed", redisstore.Options{Keys: k}, ""},
 		{"no key", redisstore.Options{}, "no sealing key"},
-		{"plaintext allowed", redisstore.Options{AllowPlaintext: true}, ""},
+		{"reading plaintext still needs a key", redisstore.Options{ReadPlaintext: true}, "always stored sealed"},
+		{"reading plaintext", redisstore.Options{Keys: k, ReadPlaintext: true}, ""},
+		{"cluster", redisstore.Options{Keys: k, ClusterAddrs: []string{"127.0.0.1:1", "127.0.0.1:2"}}, ""},
+		{"sentinel", redisstore.Options{Keys: k, SentinelAddrs: []string{"127.0.0.1:1"}, MasterName: "m"}, ""},
+		{"cluster, replica reads", redisstore.Options{Keys: k, ClusterAddrs: []string{"127.0.0.1:1"}, ReplicaReads: true}, ""},
+		{"node and cluster", redisstore.Options{Keys: k, Addr: "127.0.0.1:1", ClusterAddrs: []string{"127.0.0.1:1"}}, "set one of"},
+		{"cluster and sentinel", redisstore.Options{Keys: k, ClusterAddrs: []string{"127.0.0.1:1"}, SentinelAddrs: []string{"127.0.0.1:1"}, MasterName: "m"}, "set one of"},
+		{"sentinel without master name", redisstore.Options{Keys: k, SentinelAddrs: []string{"127.0.0.1:1"}}, "go together"},
+		{"master name without sentinels", redisstore.Options{Keys: k, MasterName: "m"}, "go together"},
+		{"cluster database", redisstore.Options{Keys: k, ClusterAddrs: []string{"127.0.0.1:1"}, DB: 2}, "database 0 only"},
+		{"replica reads with single use", redisstore.Options{Keys: k, ClusterAddrs: []string{"127.0.0.1:1"}, ReplicaReads: true, SingleUse: true}, "consumed"},
+		{"replica reads of one node", redisstore.Options{Keys: k, ReplicaReads: true}, "no replicas"},
 		{"current key missing", redisstore.Options{Keys: redisstore.Keyring{Current: "x", Keys: k.Keys}}, `current key "x" is not in the keyring`},
 		{"short key", redisstore.Options{Keys: short}, "AES-256-GCM needs 32"},
 		{"long key ID", redisstore.Options{Keys: redisstore.Keyring{Current: strings.Repeat("x", 256), Keys: map[string][]byte{strings.Repeat("x", 256): k.Keys["k1"]}}}, "must be 1 to 255 bytes"},
@@ -256,35 +282,46 @@ func TestNewValidatesOptions(t *testing.T) {
 	}
 }
 
-// TestPlaintextWarns: plaintext storage needs AllowPlaintext and logs a
-// warning; the blob is marked plaintext.
-func TestPlaintextWarns(t *testing.T) {
+// TestReadPlaintext: sessions are always written sealed. An unsealed blob
+// planted in Redis (by an older release, or by anyone who can write to
+// Redis: with a master secret of their choosing) is a counted miss, unless
+// ReadPlaintext, which resumes it and was announced by a warning.
+func TestReadPlaintext(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	tests := []struct {
-		name     string
-		keys     redisstore.Keyring
-		wantWarn string
-		wantBlob byte
+		read       bool
+		wantResume bool
 	}{
-		{"no key", redisstore.Keyring{}, "stored in Redis in plaintext", 0},
-		{"key, plaintext still read", testKeyring(t, "k1"), "plaintext sessions read from Redis are accepted", 1},
+		{false, false},
+		{true, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run("read="+strconv.FormatBool(tt.read), func(t *testing.T) {
 			var logs testutil.SyncBuffer
-			rs := newStore(t, srv.Addr, redisstore.Options{
-				Keys: tt.keys, AllowPlaintext: true,
-				Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-			})
-			assert.Contains(t, logs.String(), "level=WARN")
-			assert.Contains(t, logs.String(), tt.wantWarn)
+			rs := newStore(t, srv.Addr, redisstore.Options{ReadPlaintext: tt.read, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			assert.Equal(t, tt.read, strings.Contains(logs.String(), "level=WARN"), logs.String())
+			if tt.read {
+				assert.Contains(t, logs.String(), "plant a session with a master secret of their choosing")
+			}
 			server, client := newServer(t, tls12, "svc"), newClient(t, tls12)
 			install(t, server, rs, nil)
 			full := handshake(t, client, server, nil)
-			blob := rawGet(t, srv, rs.KeyName(store.Key{IDContext: []byte("svc"), ID: full.ClientSession.ID()}))
-			assert.Equal(t, tt.wantBlob, blob[0])
+			name := rs.KeyName(store.Key{IDContext: []byte("svc"), ID: full.ClientSession.ID()})
+			assert.Equal(t, byte(1), rawGet(t, srv, name)[0], "written sealed, whatever ReadPlaintext says")
+
+			der, err := full.ServerSession.Marshal()
+			require.NoError(t, err)
+			rawSet(t, srv, name, append([]byte{0}, der...))
 			res := handshake(t, client, server, full.ClientSession)
-			assert.True(t, res.ServerReused)
+			assert.Equal(t, tt.wantResume, res.ServerReused)
+			st := rs.Stats()
+			if tt.wantResume {
+				assert.Equal(t, int64(1), st.PlaintextRead)
+				assert.Zero(t, st.OpenFailures)
+			} else {
+				assert.Zero(t, st.PlaintextRead)
+				assert.Equal(t, int64(1), st.OpenFailures)
+			}
 		})
 	}
 }

@@ -20,7 +20,7 @@ const MaxKeyIDLength = 255
 
 // Blob versions: the first byte of every value the store writes.
 const (
-	blobPlaintext byte = 0 // 0x00 || DER
+	blobPlaintext byte = 0 // 0x00 || DER: written by older releases, read only with ReadPlaintext
 	blobSealedGCM byte = 1 // 0x01 || len(keyID) || keyID || nonce(12) || AES-256-GCM(DER)
 )
 
@@ -32,8 +32,7 @@ const gcmNonceSize = 12
 // server, and drop the old key once the sessions it sealed have expired (the
 // longest session lifetime after the switch).
 type Keyring struct {
-	// Current is the ID of the key that seals. Empty means no sealing
-	// (allowed only with Options.AllowPlaintext).
+	// Current is the ID of the key that seals.
 	Current string
 	// Keys maps key IDs (1 to 255 bytes) to 32-byte keys.
 	Keys map[string][]byte
@@ -48,11 +47,11 @@ var ErrOpen = errors.New("redisstore: stored session does not open")
 type sealer struct {
 	current   string
 	aeads     map[string]cipher.AEAD
-	plaintext bool // accept (and, without a current key, write) plaintext blobs
+	plaintext bool // accept plaintext blobs on reads
 }
 
-func newSealer(k Keyring, allowPlaintext bool) (*sealer, error) {
-	s := &sealer{current: k.Current, aeads: make(map[string]cipher.AEAD, len(k.Keys)), plaintext: allowPlaintext}
+func newSealer(k Keyring, readPlaintext bool) (*sealer, error) {
+	s := &sealer{current: k.Current, aeads: make(map[string]cipher.AEAD, len(k.Keys)), plaintext: readPlaintext}
 	for id, key := range k.Keys {
 		if len(id) == 0 || len(id) > MaxKeyIDLength {
 			return nil, fmt.Errorf("redisstore: key ID %q: must be 1 to %d bytes", id, MaxKeyIDLength)
@@ -70,26 +69,17 @@ func newSealer(k Keyring, allowPlaintext bool) (*sealer, error) {
 		}
 		s.aeads[id] = aead
 	}
-	switch {
-	case k.Current != "":
-		if _, ok := s.aeads[k.Current]; !ok {
-			return nil, fmt.Errorf("redisstore: current key %q is not in the keyring", k.Current)
-		}
-	case !allowPlaintext:
-		return nil, errors.New("redisstore: no sealing key (Keyring.Current): sessions hold their master secret; " +
-			"give a key, or set AllowPlaintext to store them in the clear")
+	if k.Current == "" {
+		return nil, errors.New("redisstore: no sealing key (Keyring.Current): sessions hold their master secrets, and are always stored sealed")
+	}
+	if _, ok := s.aeads[k.Current]; !ok {
+		return nil, fmt.Errorf("redisstore: current key %q is not in the keyring", k.Current)
 	}
 	return s, nil
 }
 
-// sealing reports whether new blobs are sealed.
-func (s *sealer) sealing() bool { return s.current != "" }
-
 // seal returns the blob stored under name for the DER session der.
 func (s *sealer) seal(name string, der []byte) ([]byte, error) {
-	if !s.sealing() {
-		return append([]byte{blobPlaintext}, der...), nil
-	}
 	aead := s.aeads[s.current]
 	hdr := 2 + len(s.current)
 	out := make([]byte, hdr+gcmNonceSize, hdr+gcmNonceSize+len(der)+aead.Overhead())
@@ -121,7 +111,7 @@ func (s *sealer) open(name string, blob []byte) (der []byte, sealed bool, err er
 	switch blob[0] {
 	case blobPlaintext:
 		if !s.plaintext {
-			return nil, false, fmt.Errorf("%w: plaintext blob, and this store only accepts sealed ones", ErrOpen)
+			return nil, false, fmt.Errorf("%w: plaintext blob, and this store only accepts sealed ones (Options.ReadPlaintext)", ErrOpen)
 		}
 		if len(blob) == 1 {
 			return nil, false, fmt.Errorf("%w: empty plaintext blob", ErrOpen)

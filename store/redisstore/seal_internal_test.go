@@ -66,7 +66,7 @@ func TestOpenRefusesEveryAlteration(t *testing.T) {
 func TestOpenPlaintext(t *testing.T) {
 	tests := []struct {
 		name    string
-		allow   bool
+		read    bool
 		blob    []byte
 		want    []byte
 		wantErr string
@@ -77,7 +77,7 @@ func TestOpenPlaintext(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := newSealer(Keyring{Current: "k", Keys: map[string][]byte{"k": make([]byte, KeySize)}}, tt.allow)
+			s, err := newSealer(Keyring{Current: "k", Keys: map[string][]byte{"k": make([]byte, KeySize)}}, tt.read)
 			require.NoError(t, err)
 			got, sealed, err := s.open("n", tt.blob)
 			assert.False(t, sealed)
@@ -92,12 +92,19 @@ func TestOpenPlaintext(t *testing.T) {
 	}
 }
 
-func TestSealPlaintextWithoutKey(t *testing.T) {
-	s, err := newSealer(Keyring{}, true)
-	require.NoError(t, err)
-	blob, err := s.seal("n", []byte("der"))
-	require.NoError(t, err)
-	assert.Equal(t, []byte("\x00der"), blob)
+// TestNoPlaintextWriting: a sealer without a current key is refused,
+// whether it reads plaintext or not; reading plaintext never makes it write
+// any.
+func TestNoPlaintextWriting(t *testing.T) {
+	for _, read := range []bool{false, true} {
+		_, err := newSealer(Keyring{}, read)
+		assert.ErrorContains(t, err, "always stored sealed")
+		s, err := newSealer(Keyring{Current: "k", Keys: map[string][]byte{"k": make([]byte, KeySize)}}, read)
+		require.NoError(t, err)
+		blob, err := s.seal("n", []byte("der"))
+		require.NoError(t, err)
+		assert.Equal(t, blobSealedGCM, blob[0])
+	}
 }
 
 // BenchmarkSealOpen: the cost sealing adds to a Put and a Get, for a

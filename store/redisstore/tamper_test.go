@@ -116,16 +116,13 @@ func TestTamperedBlobsAreCountedMisses(t *testing.T) {
 			return s
 		}},
 		{"plaintext blob, sealing required", func(e *tamperEnv) *ossl.Session {
-			// A misconfigured server of the fleet stores in the clear.
-			o := e.opts
-			o.Keys, o.AllowPlaintext = redisstore.Keyring{}, true
-			plain := newStore(e.t, e.srv.Addr, o)
-			plainCtx := newServer(e.t, tls12, "svc")
-			install(e.t, plainCtx, plain, nil)
-			r := handshake(e.t, e.client, plainCtx, nil)
-			k := e.rs.KeyName(store.Key{IDContext: []byte("svc"), ID: r.ClientSession.ID()})
-			require.Equal(e.t, byte(0), rawGet(e.t, e.srv, k)[0])
-			return r.ClientSession
+			// An older release stored it in the clear, or someone with
+			// write access to Redis planted it.
+			s, k := e.session()
+			der, err := s.Marshal()
+			require.NoError(e.t, err)
+			rawSet(e.t, e.srv, k, append([]byte{0}, der...))
+			return s
 		}},
 		{"garbage planted in Redis", func(e *tamperEnv) *ossl.Session {
 			s, k := e.session()
@@ -221,25 +218,35 @@ func TestKeyRotation(t *testing.T) {
 	assert.True(t, handshake(t, client, ctxA, s2).ServerReused)
 }
 
-// TestPlaintextMigration: a fleet moving from plaintext to sealing keeps
-// resuming: with a key and AllowPlaintext, plaintext blobs still open and
-// new ones are sealed.
+// TestPlaintextMigration: a fleet moving from plaintext storage (an
+// older release) to sealing keeps resuming: with ReadPlaintext the old
+// unsealed blobs still open, and the sessions made since are sealed.
 func TestPlaintextMigration(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
-	prefix := uniquePrefix(t)
-	plain := newStore(t, srv.Addr, redisstore.Options{Prefix: prefix, AllowPlaintext: true})
-	migrating := newStore(t, srv.Addr, redisstore.Options{Prefix: prefix, AllowPlaintext: true, Keys: testKeyring(t, "k1")})
-	ctxP, ctxM, client := newServer(t, tls13Stateful, "svc"), newServer(t, tls13Stateful, "svc"), newClient(t, tls13Stateful)
-	install(t, ctxP, plain, nil)
+	migrating := newStore(t, srv.Addr, redisstore.Options{ReadPlaintext: true})
+	ctxOld, ctxM, client := newServer(t, tls13Stateful, "svc"), newServer(t, tls13Stateful, "svc"), newClient(t, tls13Stateful)
+	// The old server: its sessions end up in Redis unsealed, as an older
+	// release wrote them.
+	full := handshake(t, client, ctxOld, nil)
+	der, err := full.ServerSession.Marshal()
+	require.NoError(t, err)
+	planted := migrating.KeyName(store.Key{IDContext: []byte("svc"), ID: full.ServerSession.ID()})
+	rawSet(t, srv, planted, append([]byte{0}, der...))
+
 	install(t, ctxM, migrating, nil)
-	s := handshake(t, client, ctxP, nil).ClientSession
-	res := handshake(t, client, ctxM, s)
+	res := handshake(t, client, ctxM, full.ClientSession)
 	assert.True(t, res.ServerReused)
 	st := migrating.Stats()
 	assert.Equal(t, int64(1), st.PlaintextRead)
 	assert.Positive(t, st.Sealed, "the new tickets were sealed")
-	assert.Zero(t, st.PlaintextWritten)
-	assert.Positive(t, plain.Stats().PlaintextWritten)
+	keys := scanKeys(t, srv, migrating.Prefix()+":*")
+	assert.Greater(t, len(keys), 1)
+	for _, k := range keys {
+		if k == planted {
+			continue
+		}
+		assert.Equal(t, byte(1), rawGet(t, srv, k)[0], "%s is sealed", k)
+	}
 }
 
 // TestOversizedBlob: a value larger than any sealed session could be is

@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -72,6 +73,13 @@ type Options struct {
 	ClientTLS               *tls.Config
 	// Args are more redis-server arguments.
 	Args []string
+	// Config, if set, is written to a file given to redis-server as its
+	// configuration file (a Sentinel's, say: Sentinel rewrites it).
+	Config string
+
+	// clusterNodeTimeout, when set, makes the server a Redis Cluster node
+	// (StartCluster), its bus on a port of its own.
+	clusterNodeTimeout time.Duration
 }
 
 // Server is one redis-server process.
@@ -84,6 +92,8 @@ type Server struct {
 	bin  string
 	dir  string
 	opts Options
+
+	busPort int // a cluster node's bus port, kept across restarts
 
 	mu      sync.Mutex
 	proc    *os.Process
@@ -125,29 +135,48 @@ func Start(t testing.TB, o Options) *Server {
 		if o.Port != 0 || attempt == 4 {
 			t.Fatalf("redistest: %v", err)
 		}
-		// Someone took the free port in between: try another.
+		// Someone took a free port in between: try others.
+		s.busPort = 0
 	}
 }
 
 // FreePort returns a loopback TCP port nobody listens on now.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
-func (s *Server) args() []string {
-	a := []string{
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) args() ([]string, error) {
+	var a []string
+	if s.opts.Config != "" {
+		conf := filepath.Join(s.dir, "redis.conf")
+		if _, err := os.Stat(conf); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(conf, []byte(s.opts.Config), 0o600); err != nil {
+				return nil, err
+			}
+		}
+		a = append(a, conf)
+	}
+	a = append(a,
 		"--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no",
 		"--daemonize", "no",
 		"--dir", s.dir,
 		"--logfile", "",
-	}
+	)
 	port := strconv.Itoa(s.Port)
 	if s.opts.TLSCertFile != "" {
 		a = append(a, "--port", "0", "--tls-port", port,
@@ -159,7 +188,19 @@ func (s *Server) args() []string {
 	if s.opts.Password != "" {
 		a = append(a, "--requirepass", s.opts.Password)
 	}
-	return append(a, s.opts.Args...)
+	if s.opts.clusterNodeTimeout > 0 {
+		if s.busPort == 0 {
+			bus, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			s.busPort = bus
+		}
+		a = append(a, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.FormatInt(s.opts.clusterNodeTimeout.Milliseconds(), 10),
+			"--cluster-port", strconv.Itoa(s.busPort))
+	}
+	return append(a, s.opts.Args...), nil
 }
 
 // start spawns the process and waits until it accepts connections.
@@ -168,6 +209,10 @@ func (s *Server) start() error {
 	defer s.mu.Unlock()
 	if s.proc != nil {
 		return errors.New("already running")
+	}
+	args, err := s.args()
+	if err != nil {
+		return err
 	}
 	log := &testutil.SyncBuffer{}
 	type startResult struct {
@@ -183,7 +228,7 @@ func (s *Server) start() error {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		defer close(exited)
-		cmd := exec.Command(s.bin, s.args()...)
+		cmd := exec.Command(s.bin, args...)
 		cmd.Stdout, cmd.Stderr = log, log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
