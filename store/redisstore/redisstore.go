@@ -171,7 +171,7 @@ type Store struct {
 
 type counters struct {
 	gets, hits, misses, replays, puts, expired, skipped, refused, deletes, sealed, opened,
-	plaintextRead, openFailures, redisErrors, timeouts atomic.Int64
+	plaintextRead, openFailures, redisErrors, timeouts, earlyAllowed, earlyReplays atomic.Int64
 }
 
 // Stats counts what a Store did.
@@ -201,6 +201,10 @@ type Stats struct {
 	// Outages counts the times Redis stopped answering after it had
 	// answered (at most one per ten seconds: the ones logged).
 	Outages int64
+	// EarlyDataAllowed counts first uses of a ticket's early data
+	// (AllowEarlyData answered true); EarlyDataReplays the uses refused
+	// because the ticket's early data had been accepted before.
+	EarlyDataAllowed, EarlyDataReplays int64
 	// Conns and IdleConns are the pool's connections now (over every node
 	// of a cluster).
 	Conns, IdleConns uint32
@@ -459,7 +463,47 @@ func (s *Store) KeyName(k store.Key) string {
 	return b.String()
 }
 
-const consumedSuffix = ":consumed"
+const (
+	consumedSuffix  = ":consumed"
+	earlyDataSuffix = ":early"
+)
+
+// AllowEarlyData is the fleet-wide anti-replay check of TLS 1.3 early
+// data, for ossl.Ctx.SetAllowEarlyDataCallback: it answers true for the
+// first use of a ticket's early data on any server sharing this Redis, and
+// false for every later one. It records the use with SET NX under the
+// session's key name followed by ":early" (the same hash tag, so the same
+// cluster slot), expiring with the session. libssl names each ticket it
+// issues by a fresh session ID, stateful or stateless, so a replayed
+// ClientHello finds its mark. An expired session is refused without a
+// command. An error (Redis down, or slower than ctx allows) is returned,
+// and the bridge rejects the early data: the handshake completes without
+// it, and the client sends its data again.
+//
+// The mark is written on the master, before the early data is accepted,
+// so two servers racing on one ticket cannot both win. Its limits are in
+// docs/redis.md (a failover can lose marks that had not reached the
+// replica; clocks; the ticket age window).
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_max_early_data/.
+func (s *Store) AllowEarlyData(ctx context.Context, req ossl.EarlyDataRequest) (bool, error) {
+	ttl := time.Until(req.Expires)
+	if ttl < time.Millisecond || len(req.SessionID) == 0 {
+		return false, nil
+	}
+	name := s.KeyName(store.Key{IDContext: req.SessionIDContext, ID: req.SessionID}) + earlyDataSuffix
+	first, err := s.client.SetNX(ctx, name, "1", ttl).Result()
+	if err != nil {
+		return false, s.fail("set nx", name, err)
+	}
+	s.ok()
+	if !first {
+		s.n.earlyReplays.Add(1)
+		return false, nil
+	}
+	s.n.earlyAllowed.Add(1)
+	return true, nil
+}
 
 // Get returns the session DER stored under k, or nil, nil when there is
 // none. With SingleUse it also takes it out of Redis and marks it consumed;
@@ -584,6 +628,7 @@ func (s *Store) Stats() Stats {
 		Deletes: n.deletes.Load(), Sealed: n.sealed.Load(), Opened: n.opened.Load(),
 		PlaintextRead: n.plaintextRead.Load(), OpenFailures: n.openFailures.Load(),
 		RedisErrors: n.redisErrors.Load(), Timeouts: n.timeouts.Load(), Outages: s.health.outages.Load(),
+		EarlyDataAllowed: n.earlyAllowed.Load(), EarlyDataReplays: n.earlyReplays.Load(),
 		Conns: conns, IdleConns: idle,
 	}
 }
