@@ -11,6 +11,8 @@
 //   errors_cgo.c     the per-thread error queue
 //   conn_cgo.c       the BIO pair behind Conn, the net.Conn type
 //   pair_cgo.c       the in-memory handshake driver of ossltest
+//   alpn_cgo.c       ALPN: the server's list and selection callback, the
+//                    client's offer
 //
 // Shims exist for OpenSSL macros cgo cannot call and for the differences
 // between OpenSSL 1.1.1 and 3.x; functions cgo can call are called directly.
@@ -131,6 +133,16 @@ size_t go_conn_net_room(BIO *net);
 int go_conn_cipher_id(SSL *ssl);
 const char *go_conn_alpn(SSL *ssl, unsigned int *len);
 int go_conn_peer_chain(SSL *ssl, int i, unsigned char **der);
+
+// ---- alpn_cgo.c ----
+
+// A server context's ALPN list lives in C memory in this ex_data slot
+// (allocated with the bridge's other slots), freed with the context.
+extern int go_ctx_alpn_idx;
+void go_alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp);
+int go_ctx_set_alpn(SSL_CTX *ctx, const unsigned char *wire, size_t len, int strict);
+int go_ctx_get_alpn(SSL_CTX *ctx, unsigned char *out, size_t cap, int *strict);
+int go_ssl_set_alpn(SSL *ssl, const unsigned char *wire, size_t len);
 
 // ---- pair_cgo.c ----
 
