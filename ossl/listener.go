@@ -35,9 +35,14 @@ func NewListener(inner net.Listener, ctx *Ctx) net.Listener {
 	return &listener{Listener: inner, ctx: ctx}
 }
 
+var errNilListener = errors.New("ossl: NewListener with a nil net.Listener")
+
 // Accept waits for the next connection and returns it as a *Conn, its
 // handshake not run yet.
 func (l *listener) Accept() (net.Conn, error) {
+	if l.Listener == nil {
+		return nil, errNilListener
+	}
 	raw, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
@@ -52,6 +57,22 @@ func (l *listener) Accept() (net.Conn, error) {
 		return nil, fmt.Errorf("ossl: accepting a TLS connection: %w", err)
 	}
 	return c, nil
+}
+
+// Close closes the inner listener.
+func (l *listener) Close() error {
+	if l.Listener == nil {
+		return errNilListener
+	}
+	return l.Listener.Close()
+}
+
+// Addr returns the inner listener's address (nil without one).
+func (l *listener) Addr() net.Addr {
+	if l.Listener == nil {
+		return nil
+	}
+	return l.Listener.Addr()
 }
 
 // Listen listens on network and laddr with net.Listen and returns

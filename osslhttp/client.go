@@ -207,9 +207,13 @@ func authority(u *url.URL) string {
 
 // RoundTrip sends req on a connection of the protocol its server chose.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL == nil {
+	if t.dialer == nil || t.HTTP1 == nil {
 		closeBody(req)
-		return nil, errors.New("osslhttp: request without a URL")
+		return nil, errors.New("osslhttp: Transport not made by NewTransport")
+	}
+	if req == nil || req.URL == nil {
+		closeBody(req)
+		return nil, errors.New("osslhttp: nil Request or Request.URL")
 	}
 	switch req.URL.Scheme {
 	case "http":
@@ -251,7 +255,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func closeBody(req *http.Request) {
-	if req.Body != nil {
+	if req != nil && req.Body != nil {
 		req.Body.Close()
 	}
 }
@@ -353,6 +357,9 @@ func (t *Transport) dialHTTP2(ctx context.Context, network, addr string) (net.Co
 // CloseIdleConnections closes the idle connections of both transports and
 // any dialed connection not taken yet, and forgets what servers chose.
 func (t *Transport) CloseIdleConnections() {
+	if t.dialer == nil || t.HTTP1 == nil {
+		return
+	}
 	t.mu.Lock()
 	spares := t.spares
 	t.spares = map[string]spare{}

@@ -153,6 +153,8 @@ func handshakeTimeout(d time.Duration, hs *http.Server) time.Duration {
 	return d
 }
 
+var errNotMade = errors.New("osslhttp: Server not made by NewServer")
+
 // HTTPServer returns the http.Server given to NewServer.
 func (s *Server) HTTPServer() *http.Server { return s.hs }
 
@@ -162,6 +164,9 @@ func (s *Server) HandshakeTimeout() time.Duration { return s.handshakeTimeout }
 // ListenAndServe listens on the TCP address addr (":https" if empty) and
 // serves it, as Serve.
 func (s *Server) ListenAndServe(addr string) error {
+	if s.ctx == nil {
+		return errNotMade
+	}
 	if addr == "" {
 		addr = ":https"
 	}
@@ -179,6 +184,12 @@ func (s *Server) ListenAndServe(addr string) error {
 // is called with a listener whose Addr is l's: by the http.Server for
 // HTTP/1.1 connections, and once more for HTTP/2 connections.
 func (s *Server) Serve(l net.Listener) error {
+	if s.ctx == nil {
+		return errNotMade
+	}
+	if l == nil {
+		return errors.New("osslhttp: Serve with a nil net.Listener")
+	}
 	q := newConnQueue(l.Addr())
 	s.mu.Lock()
 	if s.closing {
@@ -349,6 +360,9 @@ func h2CipherOK(v ossl.Version, suite uint16) bool {
 // ctx ends first it returns ctx's error, leaving what is still open to
 // Close.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.ctx == nil {
+		return errNotMade
+	}
 	for _, c := range s.stop(false) {
 		c.Close()
 	}
@@ -384,6 +398,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // http.Server.Close, and waits for the Server's own goroutines (handler
 // goroutines may still run).
 func (s *Server) Close() error {
+	if s.ctx == nil {
+		return errNotMade
+	}
 	conns := s.stop(true)
 	s.cancel()
 	for _, c := range conns {

@@ -576,3 +576,42 @@ func TestRawHTTP1OverOssl(t *testing.T) {
 	assert.Equal(t, "proto=HTTP/1.1 alpn=none resumed=false version=TLSv1.3\n", string(body))
 	assert.True(t, strings.HasPrefix(resp.Status, "200"))
 }
+
+// TestZeroValues: values not made by their constructors report errors;
+// nothing panics.
+func TestZeroValues(t *testing.T) {
+	var s osslhttp.Server
+	l := mustListen(t)
+	defer l.Close()
+	assert.ErrorContains(t, s.Serve(l), "not made by NewServer")
+	assert.ErrorContains(t, s.ListenAndServe("127.0.0.1:0"), "not made by NewServer")
+	assert.ErrorContains(t, s.Shutdown(context.Background()), "not made by NewServer")
+	assert.ErrorContains(t, s.Close(), "not made by NewServer")
+
+	made, err := osslhttp.NewServer(newServerCtx(t, tls13), &http.Server{}, osslhttp.Options{})
+	require.NoError(t, err)
+	assert.ErrorContains(t, made.Serve(nil), "nil net.Listener")
+	require.NoError(t, made.Shutdown(context.Background()))
+	require.NoError(t, made.Shutdown(context.Background()), "twice")
+	require.NoError(t, made.Close())
+	require.NoError(t, made.Close(), "twice")
+
+	var tr osslhttp.Transport
+	body := &closeRecorder{Reader: strings.NewReader("x")}
+	req, err := http.NewRequest(http.MethodPost, "https://localhost/", body)
+	require.NoError(t, err)
+	_, err = tr.RoundTrip(req)
+	assert.ErrorContains(t, err, "not made by NewTransport")
+	assert.True(t, body.closed)
+	tr.CloseIdleConnections()
+	made2, err := osslhttp.NewTransport(&osslhttp.Dialer{Ctx: osslClientCtx(t, 0)}, osslhttp.TransportOptions{})
+	require.NoError(t, err)
+	_, err = made2.RoundTrip(nil)
+	assert.ErrorContains(t, err, "nil Request")
+
+	nl := ossl.NewListener(nil, newServerCtx(t, tls13))
+	_, err = nl.Accept()
+	assert.ErrorContains(t, err, "nil net.Listener")
+	assert.Error(t, nl.Close())
+	assert.Nil(t, nl.Addr())
+}
