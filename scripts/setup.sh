@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing osslcache needs on Debian, skipping
 # whatever is already there: gcc, pkg-config, the libssl headers, Redis
-# (for the store tests) and debootstrap (for the Docker matrix).
+# (for the store tests), curl and h2load (nghttp2-client, for the HTTPS
+# example's tests) and debootstrap (for the Docker matrix).
 set -euo pipefail
 
 need=()
@@ -11,6 +12,8 @@ pkg-config --exists libssl libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 
 if ((${#need[@]})); then
 	echo "setup: installing ${need[*]}"
