@@ -104,14 +104,14 @@ func (d *Dialer) Dial(ctx context.Context, network, addr string, protos []string
 // transport, and the request is sent again there.
 var errChoseHTTP1 = errors.New("osslhttp: the server did not select h2")
 
-// spareTTL bounds how long a connection dialed for one transport waits
-// for the other to take it.
+// spareTTL bounds how long a connection dialed to learn a server's
+// protocol waits for the transport of that protocol to take it.
 const spareTTL = 10 * time.Second
 
 type spare struct {
 	conn  *ossl.Conn
 	proto string
-	at    time.Time
+	timer *time.Timer // closes it at spareTTL if nobody took it
 }
 
 type probe struct {
@@ -306,11 +306,20 @@ func protoOf(c *ossl.Conn) string {
 	return ProtoHTTP11
 }
 
+// stashLocked keeps c for the transport of proto (the caller holds mu);
+// one not taken within spareTTL, or replaced, is closed.
 func (t *Transport) stashLocked(key string, c *ossl.Conn, proto string) {
-	if old, ok := t.spares[key]; ok {
+	if old, ok := t.spares[key]; ok && old.timer.Stop() {
 		go old.conn.Close()
 	}
-	t.spares[key] = spare{conn: c, proto: proto, at: time.Now()}
+	t.spares[key] = spare{conn: c, proto: proto, timer: time.AfterFunc(spareTTL, func() {
+		t.mu.Lock()
+		if cur, ok := t.spares[key]; ok && cur.conn == c {
+			delete(t.spares, key)
+		}
+		t.mu.Unlock()
+		c.Close()
+	})}
 }
 
 // takeSpare returns the connection waiting for key's proto transport.
@@ -322,9 +331,8 @@ func (t *Transport) takeSpare(key, proto string) *ossl.Conn {
 		return nil
 	}
 	delete(t.spares, key)
-	if time.Since(s.at) > spareTTL {
-		go s.conn.Close()
-		return nil
+	if !s.timer.Stop() {
+		return nil // its timer is closing it
 	}
 	return s.conn
 }
@@ -366,7 +374,9 @@ func (t *Transport) CloseIdleConnections() {
 	t.protos = map[string]string{}
 	t.mu.Unlock()
 	for _, s := range spares {
-		s.conn.Close()
+		if s.timer.Stop() {
+			s.conn.Close()
+		}
 	}
 	t.HTTP1.CloseIdleConnections()
 	if t.HTTP2 != nil {

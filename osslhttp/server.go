@@ -130,7 +130,12 @@ func NewServer(ctx *ossl.Ctx, hs *http.Server, o Options) (*Server, error) {
 	hs.ConnContext = func(c context.Context, nc net.Conn) context.Context {
 		c = ConnContext(c, nc)
 		if user != nil {
-			c = user(c, nc)
+			// net/http panics on a nil context; keep the one it had.
+			if uc := user(c, nc); uc != nil {
+				c = uc
+			} else {
+				s.logf("osslhttp: ConnContext returned a nil context for the connection from %s; using the one it was given", nc.RemoteAddr())
+			}
 		}
 		return c
 	}
@@ -208,16 +213,17 @@ func (s *Server) Serve(l net.Listener) error {
 		q.Close()
 		s.wg.Done()
 	}()
+	base := context.Background()
+	if s.hs.BaseContext != nil {
+		if base = s.hs.BaseContext(q); base == nil {
+			s.wg.Done() // no http.Server loop: it would panic on the same nil
+			return errors.New("osslhttp: BaseContext returned a nil context")
+		}
+	}
 	go func() {
 		defer s.wg.Done()
 		_ = s.hs.Serve(q)
 	}()
-	base := context.Background()
-	if s.hs.BaseContext != nil {
-		if base = s.hs.BaseContext(q); base == nil {
-			return errors.New("osslhttp: BaseContext returned a nil context")
-		}
-	}
 
 	tl := ossl.NewListener(l, s.ctx)
 	var backoff time.Duration
@@ -321,9 +327,10 @@ func (s *Server) serveHTTP2(tc *ossl.Conn, st ossl.ConnectionState, base context
 	s.mu.Unlock()
 	ctx := withState(base, tc, st)
 	if s.userConnContext != nil {
-		if ctx = s.userConnContext(ctx, tc); ctx == nil {
-			s.logf("osslhttp: ConnContext returned a nil context; closing the connection from %s", tc.RemoteAddr())
-			return
+		if uc := s.userConnContext(ctx, tc); uc != nil {
+			ctx = uc
+		} else {
+			s.logf("osslhttp: ConnContext returned a nil context for the connection from %s; using the one it was given", tc.RemoteAddr())
 		}
 	}
 	if s.hs.ConnState != nil {

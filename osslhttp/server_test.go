@@ -615,3 +615,20 @@ func TestZeroValues(t *testing.T) {
 	assert.Error(t, nl.Close())
 	assert.Nil(t, nl.Addr())
 }
+
+// TestNilContextsFromHooks: hooks that return nil contexts (net/http
+// panics on those) make Serve fail or are worked around, never panic.
+func TestNilContextsFromHooks(t *testing.T) {
+	hs := &http.Server{Handler: stateHandler, BaseContext: func(net.Listener) context.Context { return nil }}
+	srv, err := osslhttp.NewServer(newServerCtx(t, tls13), hs, osslhttp.Options{})
+	require.NoError(t, err)
+	assert.ErrorContains(t, srv.Serve(mustListen(t)), "BaseContext returned a nil context")
+	require.NoError(t, srv.Close())
+
+	hs = &http.Server{Handler: stateHandler, ReadHeaderTimeout: testDeadline, ConnContext: func(context.Context, net.Conn) context.Context { return nil }}
+	s := startServerWith(t, newServerCtx(t, tls13), hs, osslhttp.Options{})
+	for _, h2 := range []bool{false, true} {
+		assert.Contains(t, get(t, goClient(t, goClientOptions{h2: h2, alpn: []string{"http/1.1"}}), s.url), "resumed=false")
+	}
+	assert.Contains(t, s.log.String(), "ConnContext returned a nil context")
+}
