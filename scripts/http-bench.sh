@@ -15,6 +15,7 @@
 #   -hn       requests of the handshake scenarios, one connection each (2000)
 #   -c        h2load clients, i.e. concurrent connections (8)
 #   -m        HTTP/2 streams per connection (10)
+#   -b        HTTP/2 clients of the burst scenario, one request each (500)
 #   -rounds   rounds; the table shows the median and the range (3)
 #   -workers  nginx worker_processes and GOMAXPROCS (nproc)
 # Ports 18443 (example) and 18444 (nginx) on 127.0.0.1, or HTTP_BENCH_PORT
@@ -22,16 +23,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-n=20000 hn=2000 c=8 m=10 rounds=3 workers=$(nproc)
+n=20000 hn=2000 c=8 m=10 b=500 rounds=3 workers=$(nproc)
 while (($#)); do
 	case $1 in
 	-n) n=$2; shift 2 ;;
 	-hn) hn=$2; shift 2 ;;
 	-c) c=$2; shift 2 ;;
 	-m) m=$2; shift 2 ;;
+	-b) b=$2; shift 2 ;;
 	-rounds) rounds=$2; shift 2 ;;
 	-workers) workers=$2; shift 2 ;;
-	*) echo "usage: $0 [-n N] [-hn N] [-c N] [-m N] [-rounds R] [-workers W]" >&2; exit 2 ;;
+	*) echo "usage: $0 [-n N] [-hn N] [-c N] [-m N] [-b N] [-rounds R] [-workers W]" >&2; exit 2 ;;
 	esac
 done
 port=${HTTP_BENCH_PORT:-18443}
@@ -89,6 +91,7 @@ scenarios=(
 	"h1-resume-ticket|HTTP/1.1, new connection per request, resumed by ticket|--h1 -n $hn -c $c -H Connection:close||ssl_session_tickets on;"
 	"h1-resume-cache|HTTP/1.1, new connection per request, resumed from the server's cache (no tickets)|--h1 -n $hn -c $c -H Connection:close|-no-ticket|ssl_session_tickets off;"
 	"h1-full|HTTP/1.1, new connection per request, full handshake (no resumption)|--h1 -n $hn -c $c -H Connection:close|-store none -no-ticket -cache-mode OFF|ssl_session_tickets off; ssl_session_cache off;"
+	"h2-burst|HTTP/2, $b clients at once, one request each: full handshakes|-n $b -c $b||ssl_session_tickets on;"
 )
 
 start_example() { # flags...
@@ -220,7 +223,7 @@ for s in "${scenarios[@]}"; do
 	x=$(median <<<"${rps[$name,nginx]}")
 	ratio="$(median <<<"${ratios[$name]}" | awk '{ printf "%.2fx", $1 }') ($(range '%.2f' <<<"${ratios[$name]}"))"
 	share() { awk -v h="$1" -v k="$2" 'BEGIN { if (h > 0) printf "%.1f%%", 100 * k / h; else print "-" }'; }
-	if [[ $name == h1-* ]]; then
+	if [[ $name == h1-* || $name == h2-burst ]]; then
 		resumed="$(share "${hs[$name,example]}" "${res[$name,example]}"), $(share "${hs[$name,nginx]}" "${res[$name,nginx]}")"
 	else
 		resumed="-"
