@@ -154,7 +154,9 @@ func cryptoTLSServer(t *testing.T, h2 bool) string {
 // does not hold up the others, and its handshake ends at the handshake
 // timeout with a log line.
 func TestSilentClientBlocksNobody(t *testing.T) {
-	s := startServer(t, newServerCtx(t, tls13), stateHandler, osslhttp.Options{HandshakeTimeout: 500 * time.Millisecond})
+	// Long enough for the real clients' handshakes on a loaded machine
+	// under the race detector; short enough to wait for the silent ones.
+	s := startServer(t, newServerCtx(t, tls13), stateHandler, osslhttp.Options{HandshakeTimeout: 5 * time.Second})
 	silent, err := net.Dial("tcp", s.addr)
 	require.NoError(t, err)
 	defer silent.Close()

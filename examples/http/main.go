@@ -86,6 +86,7 @@ func run(args []string, stderr io.Writer) int {
 	sidCtx := fs.String("sid-ctx", proxy.DefaultSessionIDContext, "session id `context`: only servers with the same one resume each other's sessions")
 	var cacheMode ossl.CacheMode
 	fs.Var(&cacheMode, "cache-mode", "session cache `mode` of SSL_CTX_set_session_cache_mode, flags joined by | (default SERVER|NO_INTERNAL with a store, SERVER without)")
+	lookupTimeout := fs.Duration("lookup-timeout", ossl.DefaultLookupTimeout, "bound on each store call; a slower lookup is a miss")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to wait for requests in flight")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,6 +107,8 @@ func run(args []string, stderr io.Writer) int {
 		return usageErr("-cert and -key are required")
 	case len(*sidCtx) == 0 || len(*sidCtx) > ossl.MaxSessionIDContextLength:
 		return usageErr("-sid-ctx must be 1 to %d bytes", ossl.MaxSessionIDContextLength)
+	case *lookupTimeout <= 0 || *shutdownTimeout < 0:
+		return usageErr("-lookup-timeout must be positive, -shutdown-timeout not negative")
 	}
 	if _, _, err := net.SplitHostPort(*listen); err != nil {
 		return usageErr("-listen %q: %v", *listen, err)
@@ -136,13 +139,13 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}
 
-	st, err := proxy.OpenStore(spec, keys, ossl.DefaultLookupTimeout, log)
+	st, err := proxy.OpenStore(spec, keys, *lookupTimeout, log)
 	if err != nil {
 		log.Error("store", "err", err)
 		return 1
 	}
 	defer st.Close()
-	ctx, err := newServerCtx(*certFile, *keyFile, *sidCtx, cacheMode, *noTicket, ticketKeys, st.SessionStore(), log)
+	ctx, err := newServerCtx(*certFile, *keyFile, *sidCtx, cacheMode, *noTicket, ticketKeys, st.SessionStore(), *lookupTimeout, log)
 	if err != nil {
 		log.Error("TLS context", "err", err)
 		return 1
@@ -196,7 +199,7 @@ func run(args []string, stderr io.Writer) int {
 
 // newServerCtx makes the server context: certificate, TLS 1.2 and up,
 // session id context, cache mode, tickets and store.
-func newServerCtx(certFile, keyFile, sidCtx string, mode ossl.CacheMode, noTicket bool, ticketKeys []ossl.TicketKey, sessions ossl.SessionStore, log *slog.Logger) (*ossl.Ctx, error) {
+func newServerCtx(certFile, keyFile, sidCtx string, mode ossl.CacheMode, noTicket bool, ticketKeys []ossl.TicketKey, sessions ossl.SessionStore, lookupTimeout time.Duration, log *slog.Logger) (*ossl.Ctx, error) {
 	ctx, err := ossl.NewCtx(ossl.Config{Role: ossl.RoleServer, MinVersion: ossl.VersionTLS12})
 	if err != nil {
 		return nil, err
@@ -216,7 +219,8 @@ func newServerCtx(certFile, keyFile, sidCtx string, mode ossl.CacheMode, noTicke
 	}
 	if err == nil && sessions != nil {
 		err = ctx.SetSessionStore(ossl.StoreConfig{
-			Store: sessions,
+			Store:         sessions,
+			LookupTimeout: lookupTimeout,
 			OnEvent: func(ev ossl.Event) {
 				if ev.Err != nil {
 					log.Warn("session store", "kind", ev.Kind.String(), "op", ev.Op, "err", ev.Err)

@@ -346,8 +346,10 @@ func TestRedisFleet(t *testing.T) {
 	rs := redistest.Start(t, redistest.Options{})
 	f := writeFiles(t)
 	spec := "redis://" + rs.Addr + "?prefix=example-fleet"
-	a := start(t, f, "-store", spec, "-redis-key-file", f.redisKeys, "-no-ticket")
-	b := start(t, f, "-store", spec, "-redis-key-file", f.redisKeys, "-no-ticket")
+	// A lookup timeout generous enough for a loaded machine: a slow
+	// lookup would be a miss, and a full handshake here a failure.
+	a := start(t, f, "-store", spec, "-redis-key-file", f.redisKeys, "-no-ticket", "-lookup-timeout", "5s")
+	b := start(t, f, "-store", spec, "-redis-key-file", f.redisKeys, "-no-ticket", "-lookup-timeout", "5s")
 
 	for _, h2 := range []bool{false, true} {
 		c := goClient(t, f, h2, tls.NewLRUClientSessionCache(4))
@@ -450,6 +452,7 @@ func TestFlags(t *testing.T) {
 		{"bad cache mode", with("-cache-mode", "SERVER|FAST"), 2, `unknown cache mode flag "FAST"`},
 		{"nothing would resume", with("-store", "none", "-cache-mode", "SERVER|NO_INTERNAL"), 2, "nothing would resume"},
 		{"long sid ctx", with("-sid-ctx", strings.Repeat("x", 33)), 2, "-sid-ctx must be 1 to 32 bytes"},
+		{"zero lookup timeout", with("-lookup-timeout", "0s"), 2, "-lookup-timeout must be positive"},
 		{"bad ticket key file", with("-ticket-key-file", f.cert), 2, "-ticket-key-file"},
 		{"key of another certificate", []string{"-cert", f.cert, "-key", f.redisKeys}, 1, "SSL_CTX_use_certificate/PrivateKey failed"},
 		{"missing certificate", []string{"-cert", filepath.Join(f.dir, "none"), "-key", f.key}, 1, "certificate"},
