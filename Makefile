@@ -14,7 +14,7 @@ PKGS     := ./...
 FUZZTIME ?= 20s
 SOAK_N   ?= 1000000
 
-.PHONY: setup setup-matrix conform test vet leakcheck stress stress-quick fuzz soak bench redis-bench adapters conformance-matrix ci clean
+.PHONY: setup setup-matrix conform test vet leakcheck stress stress-quick fuzz soak bench redis-bench http-bench adapters conformance-matrix ci clean
 
 ## setup: what building and testing needs (gcc, libssl headers, Redis)
 setup:
@@ -28,9 +28,11 @@ setup-matrix:
 conform: setup
 	$(GO) run ./cmd/osslcache conform
 
-## test: every test, with the race detector
+## test: every test, with the race detector (redis-server, curl and h2load
+## required: setup installs them)
 test: setup
-	OSSLCACHE_REQUIRE_REDIS=$${OSSLCACHE_REQUIRE_REDIS:-1} $(GO) test -race -count=1 $(PKGS)
+	OSSLCACHE_REQUIRE_REDIS=$${OSSLCACHE_REQUIRE_REDIS:-1} OSSLCACHE_REQUIRE_CURL=$${OSSLCACHE_REQUIRE_CURL:-1} \
+		OSSLCACHE_REQUIRE_H2LOAD=$${OSSLCACHE_REQUIRE_H2LOAD:-1} $(GO) test -race -count=1 $(PKGS)
 
 ## vet: go vet and gofmt
 vet:
@@ -45,7 +47,7 @@ leakcheck: setup
 	@if OSSLCACHE_LEAK_CANARY=1 $(GO) test -tags ossl_memdebug -count=1 -run 'TestLeakCanary' ./ossl/ >/tmp/osslcache-canary.log 2>&1; then \
 		echo "leakcheck: the planted leak was not detected"; cat /tmp/osslcache-canary.log; exit 1; \
 	else grep -q "OpenSSL heap blocks leaked" /tmp/osslcache-canary.log && echo "leakcheck: planted leak detected, as it must be"; fi
-	OSSLCACHE_HANDSHAKES=4000 $(GO) test -asan -tags ossl_memdebug -count=1 -v -run 'TestManyHandshakes|TestBadStores|TestConcurrent|TestClientSessionCache|TestCallbacksFollow|TestConnFreesEverything|TestSkippedPutReleasesItsSession' ./ossl/ | grep -E '^(=== RUN|--- FAIL|ok|FAIL|PASS)|heap blocks' | grep -v '=== RUN'
+	OSSLCACHE_HANDSHAKES=4000 $(GO) test -asan -tags ossl_memdebug -count=1 -v -run 'TestManyHandshakes|TestBadStores|TestConcurrent|TestClientSessionCache|TestCallbacksFollow|TestConnFreesEverything|TestSkippedPutReleasesItsSession|TestALPN|TestListener' ./ossl/ | grep -E '^(=== RUN|--- FAIL|ok|FAIL|PASS)|heap blocks' | grep -v '=== RUN'
 	$(GO) test -asan -count=1 ./store/
 	$(GO) test -gcflags=all=-d=checkptr -count=3 ./ossl/ ./store/
 
@@ -90,6 +92,15 @@ redis-bench: setup
 		-cluster 127.0.0.1:$(REDIS_CLUSTER_PORT),127.0.0.1:$$(($(REDIS_CLUSTER_PORT)+1)),127.0.0.1:$$(($(REDIS_CLUSTER_PORT)+2)) \
 		-n $(REDIS_BENCH_N) -c 4 -tls 1.2 -stores internal,memory,redis,redis-cluster; \
 		rc=$$?; bash scripts/redis-server.sh cluster-stop $(REDIS_CLUSTER_PORT); bash scripts/redis-server.sh stop $(REDIS_PORT); exit $$rc
+
+## http-bench: examples/http (net/http on libssl) against nginx serving the
+## same one-line answer, requests and handshakes per second with h2load
+## (installs nginx and nghttp2-client when missing)
+HTTP_BENCH_N ?= 20000
+HTTP_BENCH_HN ?= 2000
+HTTP_BENCH_ROUNDS ?= 3
+http-bench: setup
+	bash scripts/http-bench.sh -n $(HTTP_BENCH_N) -hn $(HTTP_BENCH_HN) -rounds $(HTTP_BENCH_ROUNDS)
 
 ## adapters: the libp2p/go-openssl adapter on the machine's libssl, and the
 ## spacemonkeygo/openssl one (OpenSSL 1.1.x only) in the 1.1.1 image

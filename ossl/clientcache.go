@@ -119,3 +119,12 @@ func useClientSessionCache(p *C.SSL, key string) (bool, error) {
 	}
 	return true, nil
 }
+
+// ClientSessionCache returns the cache SetClientSessionCache installed on
+// this SSL_CTX, or nil.
+func (c *Ctx) ClientSessionCache() ClientSessionCache {
+	if cfg := c.st.client.Load(); cfg != nil {
+		return cfg.Cache
+	}
+	return nil
+}

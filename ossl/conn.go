@@ -91,6 +91,13 @@ type ClientConfig struct {
 	// ClientSessionCache (SSL.UseClientSessionCache): a session held for
 	// the key is offered, and the sessions received are stored under it.
 	CacheKey string
+	// NextProtos are the application protocols offered with ALPN
+	// (SSL_set_alpn_protos(3)), in preference order, as
+	// crypto/tls.Config.NextProtos does; each 1 to 255 bytes. The
+	// server's choice is ConnectionState().NegotiatedProtocol ("" if it
+	// chose none; libssl fails the handshake if it chose one not
+	// offered).
+	NextProtos []string
 }
 
 // Server returns the server side of a TLS connection over conn, made from
@@ -156,6 +163,9 @@ func (c *Conn) setupClient(cfg ClientConfig) error {
 		if err := onThread("SSL_set1_host", func() bool { return C.go_conn_set1_host(p, name) == 1 }); err != nil {
 			return err
 		}
+	}
+	if err := setClientALPN(p, cfg.NextProtos); err != nil {
+		return err
 	}
 	if cfg.CacheKey != "" {
 		if _, err := useClientSessionCache(p, cfg.CacheKey); err != nil {

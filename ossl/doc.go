@@ -18,7 +18,10 @@
 //   - Conn is a TLS connection over a net.Conn, in the shape of
 //     crypto/tls.Conn: Server, Client, Handshake, HandshakeContext,
 //     ConnectionState, and TLS 1.3 early data (WriteEarlyData,
-//     ReadEarlyData).
+//     ReadEarlyData). NewListener and Listen accept them, as
+//     crypto/tls.NewListener does, without handshaking in Accept; ALPN is
+//     Ctx.SetNextProtos on servers and ClientConfig.NextProtos on clients
+//     (package osslhttp serves net/http over them).
 //   - SSL is a bare connection object (an SSL*), for driving libssl step by
 //     step; package ossltest joins two of them in memory.
 //   - Session is a reference to an SSL_SESSION.
@@ -79,7 +82,8 @@
 // SSL_set_SSL_CTX has taken its own. Strings in ex_data (a client's cache
 // key, the server name a client sent) are copied by SSL_dup and freed with
 // their object. Stateless ticket keys live in C memory in the context's
-// ex_data, swapped under a lock and wiped when freed.
+// ex_data, swapped under a lock and wiped when freed; so does a server's
+// ALPN list, read by a selection callback that never calls Go.
 //
 // # Threads and the error queue
 //

@@ -15,6 +15,8 @@
 //   psk_cgo.c        TLS 1.3 external PSK callbacks
 //   earlydata_cgo.c  TLS 1.3 early data: limits, the allow callback, reads
 //                    and writes
+//   alpn_cgo.c       ALPN: the server's list and selection callback, the
+//                    client's offer
 //
 // Shims exist for OpenSSL macros cgo cannot call and for the differences
 // between OpenSSL 1.1.1 and 3.x; functions cgo can call are called directly.
@@ -179,6 +181,16 @@ int go_conn_peer_chain(SSL *ssl, int i, unsigned char **der);
 // Early data over a Conn or a pair (earlydata_cgo.c); net may be NULL.
 void go_write_early_data(SSL *ssl, BIO *net, void *wbuf, const void *src, size_t n, size_t *written, go_conn_res *r);
 void go_read_early_data(SSL *ssl, BIO *net, void *buf, size_t n, size_t *got, go_conn_res *r);
+
+// ---- alpn_cgo.c ----
+
+// A server context's ALPN list lives in C memory in this ex_data slot
+// (allocated with the bridge's other slots), freed with the context.
+extern int go_ctx_alpn_idx;
+void go_alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp);
+int go_ctx_set_alpn(SSL_CTX *ctx, const unsigned char *wire, size_t len, int strict);
+int go_ctx_get_alpn(SSL_CTX *ctx, unsigned char *out, size_t cap, int *strict);
+int go_ssl_set_alpn(SSL *ssl, const unsigned char *wire, size_t len);
 
 // ---- pair_cgo.c ----
 

@@ -118,8 +118,8 @@ func New(cfg Config) (*Server, error) {
 	if err := CheckCacheMode(cfg.CacheMode, cfg.Store, cfg.NoTicket); err != nil {
 		return nil, err
 	}
-	if (cfg.Store.Kind == StoreRedis) != (cfg.RedisKeyFile != "") {
-		return nil, errors.New("proxy: a Redis store needs RedisKeyFile (sessions are sealed), and RedisKeyFile a Redis store")
+	if err := CheckKeyFile(cfg.Store, cfg.RedisKeyFile); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	if cfg.SessionIDContext == "" {
 		cfg.SessionIDContext = DefaultSessionIDContext

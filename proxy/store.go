@@ -27,6 +27,12 @@ const (
 	StoreRedis  StoreKind = "redis"  // redisstore, shared by every proxy on the same Redis
 )
 
+// StoreSyntax is the syntax of a store spec (ParseStoreSpec), for flag
+// help texts.
+const StoreSyntax = "none, memory[?capacity=N], redis://[user:pass@]host:port[/db][?params], " +
+	"redis+cluster://[user:pass@]host:port,host:port,...[?params] (seed nodes of a Redis Cluster), redis+sentinel://[user:pass@]host:port,host:port,.../MASTERNAME[?params] (Redis Sentinels); " +
+	"rediss... for TLS; params: prefix=P&single_use=1&store_stateless_tickets=1&read_plaintext=1&replica_reads=1&pool_size=N&dial_timeout=D"
+
 // StoreSpec is a parsed -store value: "none", "memory", "memory?capacity=N",
 // or a Redis URL, for one node, a Redis Cluster (seed nodes, any of which
 // may be down) or a master managed by Redis Sentinel (the sentinels, and

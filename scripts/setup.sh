@@ -6,7 +6,8 @@
 # bench, ...): gcc, pkg-config, the libssl headers, Redis (for the store
 # tests: redis-server, which also runs the Sentinels as redis-server
 # --sentinel, and redis-cli, which makes the test clusters) and the openssl
-# CLI (for the serve tests).
+# CLI (for the serve tests), curl and h2load (nghttp2-client, for the HTTPS
+# example's tests).
 # With "matrix": also what the Docker targets need (make conformance-matrix,
 # make adapters): debootstrap and the Debian archive keyring, which build
 # the registry-free base images (docker/build-base.sh); and it checks that a
@@ -27,6 +28,8 @@ pkg-config --exists libssl libcrypto 2>/dev/null || need+=(libssl-dev)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
+command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 if ((matrix)); then
 	command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || need+=(debian-archive-keyring)

@@ -54,9 +54,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	maxVersion := fs.String("max-version", "1.3", "highest TLS `version`: 1.2 or 1.3")
 	o.cacheMode = proxy.DefaultCacheMode
 	fs.Var(&o.cacheMode, "cache-mode", "session cache `mode` of SSL_CTX_set_session_cache_mode, flags joined by |")
-	fs.StringVar(&o.storeText, "store", "memory", "session `store`: none, memory[?capacity=N], redis://[user:pass@]host:port[/db][?params], "+
-		"redis+cluster://[user:pass@]host:port,host:port,...[?params] (seed nodes of a Redis Cluster), redis+sentinel://[user:pass@]host:port,host:port,.../MASTERNAME[?params] (Redis Sentinels); "+
-		"rediss... for TLS; params: prefix=P&single_use=1&store_stateless_tickets=1&read_plaintext=1&replica_reads=1&pool_size=N&dial_timeout=D")
+	fs.StringVar(&o.storeText, "store", "memory", "session `store`: "+proxy.StoreSyntax)
 	fs.StringVar(&cfg.RedisKeyFile, "redis-key-file", "", "`file` of AES-256-GCM keys sealing sessions in Redis: id:base64key lines, the first current (required with a Redis store; re-read on SIGHUP)")
 	sidCtx := fs.String("sid-ctx", proxy.DefaultSessionIDContext, "session id `context`: only proxies with the same one resume each other's sessions (at most 32 bytes)")
 	fs.DurationVar(&cfg.LookupTimeout, "lookup-timeout", ossl.DefaultLookupTimeout, "bound on each store call; a slower lookup is a miss")
@@ -114,11 +112,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return usageErr("-log-format must be text or json")
 	}
-	switch {
-	case cfg.Store.Kind == proxy.StoreRedis && cfg.RedisKeyFile == "":
-		return usageErr("-store %s needs -redis-key-file: stored sessions hold their master secrets, and are always sealed", cfg.Store.Text)
-	case cfg.Store.Kind != proxy.StoreRedis && cfg.RedisKeyFile != "":
-		return usageErr("-redis-key-file is only for a Redis store")
+	if err := proxy.CheckKeyFile(cfg.Store, cfg.RedisKeyFile); err != nil {
+		return usageErr("%v", err)
 	}
 	log := newLogger(stderr, o.logFormat, o.logLevel)
 	cfg.Logger = log
