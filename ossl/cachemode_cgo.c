@@ -87,6 +87,7 @@ static int go_ctx_freeing_idx = -1; // SSL_CTX: set once SSL_CTX_free empties it
 int go_ctx_ticket_idx = -1;         // SSL_CTX: stateless ticket key ring (ctx_cgo.c)
 int go_ssl_psk_id_idx = -1;         // SSL: the PSK identity a client offers (psk_cgo.c)
 int go_ctx_alpn_idx = -1;           // SSL_CTX: the server's ALPN list (alpn_cgo.c)
+int go_ssl_early_check_idx = -1;    // SSL: what the allow-early-data callback decided, an int (earlydata_cgo.c)
 
 // OpenSSL 3.0 changed the type of a dup callback's from_d argument from
 // void * (holding a void **) to void **.
@@ -141,11 +142,12 @@ static void go_init_indexes(void) {
 	go_ctx_ticket_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, go_ticket_ring_free);
 	go_ssl_psk_id_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, go_openssl_ex_free);
 	go_ctx_alpn_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, go_alpn_free);
+	go_ssl_early_check_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 int go_init_ex_indexes(void) {
 	pthread_once(&go_index_once, go_init_indexes);
-	return go_ctx_idx >= 0 && go_ssl_sessctx_idx >= 0 && go_ssl_key_idx >= 0 && go_ssl_sni_idx >= 0 && go_sess_key_idx >= 0 && go_ctx_freeing_idx >= 0 && go_ctx_ticket_idx >= 0 && go_ssl_psk_id_idx >= 0 && go_ctx_alpn_idx >= 0;
+	return go_ctx_idx >= 0 && go_ssl_sessctx_idx >= 0 && go_ssl_key_idx >= 0 && go_ssl_sni_idx >= 0 && go_sess_key_idx >= 0 && go_ctx_freeing_idx >= 0 && go_ctx_ticket_idx >= 0 && go_ssl_psk_id_idx >= 0 && go_ctx_alpn_idx >= 0 && go_ssl_early_check_idx >= 0;
 }
 
 // go_ctx_set_handle attaches the Go state, and makes room for every slot

@@ -159,15 +159,15 @@ func goFindPSKSession(h C.uintptr_t, ssl *C.SSL, identity *C.uchar, n C.int, ses
 func goNoopCallback(h C.uintptr_t) {}
 
 //export goAllowEarlyData
-func goAllowEarlyData(h C.uintptr_t, ssl *C.SSL) (ok C.int) {
+func goAllowEarlyData(h C.uintptr_t, ssl *C.SSL) (check C.int) {
 	defer func() {
 		if r := recover(); r != nil {
-			ok = 0
+			check = C.int(EarlyDataCheckFailed)
 		}
 	}()
 	st := stateOf(h)
 	if st == nil {
-		return 1
+		return 0
 	}
-	return b2i(st.onAllowEarlyData(ssl))
+	return C.int(st.onAllowEarlyData(ssl))
 }

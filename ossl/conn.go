@@ -620,6 +620,9 @@ type ConnectionState struct {
 	// EarlyData is what became of TLS 1.3 early data
 	// (SSL_get_early_data_status(3); see Conn.ReadEarlyData).
 	EarlyData EarlyDataStatus
+	// EarlyDataCheck is what the server context's allow-early-data
+	// callback decided (Ctx.SetAllowEarlyDataCallback), on a server.
+	EarlyDataCheck EarlyDataCheck
 }
 
 // ConnectionState returns the connection's state; after Close, only
@@ -642,6 +645,7 @@ func (c *Conn) ConnectionState() ConnectionState {
 		}
 		st.PeerCertificates = peerCertificates(p)
 		st.EarlyData = EarlyDataStatus(C.go_ssl_early_data_status(p))
+		st.EarlyDataCheck = EarlyDataCheck(C.go_ssl_early_check(p))
 	})
 	return st
 }

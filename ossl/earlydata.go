@@ -53,6 +53,40 @@ func (s EarlyDataStatus) String() string {
 	return fmt.Sprintf("SSL_EARLY_DATA_STATUS(%d)", int(s))
 }
 
+// EarlyDataCheck is what the allow-early-data callback
+// (Ctx.SetAllowEarlyDataCallback) decided on a connection.
+type EarlyDataCheck int
+
+// Early data checks.
+const (
+	// EarlyDataNotChecked: no callback ran (none installed, no early
+	// data offered, or libssl rejected it first).
+	EarlyDataNotChecked EarlyDataCheck = 0
+	// EarlyDataCheckAllowed: the callback allowed it.
+	EarlyDataCheckAllowed EarlyDataCheck = C.GO_EARLY_CHECK_ALLOWED
+	// EarlyDataCheckRefused: the callback refused it (a replay, for an
+	// anti-replay check).
+	EarlyDataCheckRefused EarlyDataCheck = C.GO_EARLY_CHECK_REFUSED
+	// EarlyDataCheckFailed: the callback failed (an error, its timeout, a
+	// panic), and the early data was rejected.
+	EarlyDataCheckFailed EarlyDataCheck = C.GO_EARLY_CHECK_FAILED
+)
+
+// String returns "not-checked", "allowed", "refused" or "failed".
+func (c EarlyDataCheck) String() string {
+	switch c {
+	case EarlyDataNotChecked:
+		return "not-checked"
+	case EarlyDataCheckAllowed:
+		return "allowed"
+	case EarlyDataCheckRefused:
+		return "refused"
+	case EarlyDataCheckFailed:
+		return "failed"
+	}
+	return fmt.Sprintf("EarlyDataCheck(%d)", int(c))
+}
+
 // ErrNoEarlyData is wrapped by the error of an early data write the
 // session offered cannot carry: no session, a session without early data
 // (Session.MaxEarlyData is 0), or more bytes than it allows.
@@ -127,6 +161,14 @@ func (s *SSL) RecvMaxEarlyData() uint32 {
 	var n uint32
 	s.with(func(p *C.SSL) { n = uint32(C.go_ssl_get_recv_max_early_data(p)) })
 	return n
+}
+
+// EarlyDataCheck returns what the allow-early-data callback decided on the
+// connection's last handshake.
+func (s *SSL) EarlyDataCheck() EarlyDataCheck {
+	c := EarlyDataNotChecked
+	s.with(func(p *C.SSL) { c = EarlyDataCheck(C.go_ssl_early_check(p)) })
+	return c
 }
 
 // EarlyDataStatus returns SSL_get_early_data_status(3); EarlyDataNotSent
@@ -216,10 +258,10 @@ type earlyDataConfig struct {
 const opAllowEarlyData = "allow-early-data"
 
 // onAllowEarlyData runs libssl's allow-early-data callback.
-func (st *ctxState) onAllowEarlyData(ssl *C.SSL) bool {
+func (st *ctxState) onAllowEarlyData(ssl *C.SSL) EarlyDataCheck {
 	cfg := st.early.Load()
 	if cfg == nil {
-		return true
+		return EarlyDataNotChecked
 	}
 	req := EarlyDataRequest{ServerName: serverName(ssl), SessionIDContext: st.sessionIDContext()}
 	var id [C.SSL_MAX_SSL_SESSION_ID_LENGTH]C.uchar
@@ -238,14 +280,14 @@ func (st *ctxState) onAllowEarlyData(ssl *C.SSL) bool {
 	}, nil)
 	if err != nil {
 		st.classify(cfg.OnEvent, opAllowEarlyData, req.SessionID, err, &st.n.earlyErrors)
-		return false
+		return EarlyDataCheckFailed
 	}
 	if !allowed {
 		st.n.earlyRefused.Add(1)
-		return false
+		return EarlyDataCheckRefused
 	}
 	st.n.earlyAllowed.Add(1)
-	return true
+	return EarlyDataCheckAllowed
 }
 
 // ---- early data on a Conn ----
@@ -285,11 +327,13 @@ func (c *Conn) WriteEarlyData(b []byte) (int, error) {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	limit := -1
-	c.locked(func(p *C.SSL) { limit = int(C.go_early_data_limit(p)) })
+	limit, resumable := -1, C.int(0)
+	c.locked(func(p *C.SSL) { limit = int(C.go_early_data_limit(p, &resumable)) })
 	switch {
 	case limit < 0:
 		return 0, net.ErrClosed
+	case limit > 0 && resumable == 0:
+		return 0, fmt.Errorf("%w: the session offered can no longer be resumed (Session.IsResumable is false: a TLS 1.3 session a CLIENT cache resumed once, or one expired)", ErrNoEarlyData)
 	case limit == 0:
 		return 0, fmt.Errorf("%w: no session offered, or one whose Session.MaxEarlyData is 0", ErrNoEarlyData)
 	case c.early.written+len(b) > limit:

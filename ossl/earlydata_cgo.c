@@ -19,15 +19,19 @@ int go_session_set_max_early_data(SSL_SESSION *s, uint32_t n) { return SSL_SESSI
 int go_ssl_early_data_status(SSL *s) { return SSL_get_early_data_status(s); }
 
 // go_allow_early_data_cb asks the Go state of the context whose cache
-// serves s. libssl copies the callback into every SSL at SSL_new, so an SSL
-// made before the Go callback was removed still comes here: with no Go
-// callback, early data is allowed, as with no callback at all.
+// serves s, and records its decision (an EarlyDataCheck) on s. libssl
+// copies the callback into every SSL at SSL_new, so an SSL made before the
+// Go callback was removed still comes here: with no Go callback (0),
+// early data is allowed, as with no callback at all.
 static int go_allow_early_data_cb(SSL *s, void *arg) {
 	uintptr_t h = go_ctx_get_handle(go_ssl_session_ctx(s));
-	if (h == 0)
-		return 1;
-	return goAllowEarlyData(h, s);
+	int check = h != 0 ? goAllowEarlyData(h, s) : 0;
+	if (check != 0)
+		SSL_set_ex_data(s, go_ssl_early_check_idx, (void *)(intptr_t)check);
+	return check == 0 || check == GO_EARLY_CHECK_ALLOWED;
 }
+
+int go_ssl_early_check(SSL *s) { return (int)(intptr_t)SSL_get_ex_data(s, go_ssl_early_check_idx); }
 
 void go_ctx_set_allow_early_data_cb(SSL_CTX *ctx, int on) {
 	SSL_CTX_set_allow_early_data_cb(ctx, on ? go_allow_early_data_cb : NULL, NULL);
@@ -54,9 +58,12 @@ int go_early_data_session(SSL *s, unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH
 }
 
 // go_early_data_limit is the early data limit of the session a client
-// offers; 0 without a session.
-uint32_t go_early_data_limit(SSL *s) {
+// offers; 0 without a session. *resumable is 0 when that session can no
+// longer be resumed (libssl would start a full handshake, with no early
+// data, instead).
+uint32_t go_early_data_limit(SSL *s, int *resumable) {
 	SSL_SESSION *sess = SSL_get_session(s);
+	*resumable = sess != NULL && SSL_SESSION_is_resumable(sess);
 	return sess != NULL ? SSL_SESSION_get_max_early_data(sess) : 0;
 }
 

@@ -94,6 +94,7 @@ func TestEarlyDataReplay(t *testing.T) {
 			assert.Equal(t, tt.first, first.ServerEarlyData)
 			assert.Equal(t, tt.first, first.ClientEarlyData)
 			assert.Equal(t, data, first.EarlyDataRead)
+			assert.Equal(t, ossl.EarlyDataNotChecked, first.EarlyDataCheck, "no callback installed")
 
 			replay := handshake(t, client, server, ossltest.Options{ServerName: "localhost", Session: sess, EarlyData: data})
 			assert.Equal(t, tt.replayResu, replay.ServerReused)
@@ -115,22 +116,23 @@ func TestAllowEarlyDataCallback(t *testing.T) {
 		name     string
 		allow    func(context.Context, ossl.EarlyDataRequest) (bool, error)
 		want     ossl.EarlyDataStatus
+		check    ossl.EarlyDataCheck
 		stats    ossl.CallbackStats
 		event    ossl.EventKind
 		hasEvent bool
 	}{
 		{"allow", func(context.Context, ossl.EarlyDataRequest) (bool, error) { return true, nil },
-			ossl.EarlyDataAccepted, ossl.CallbackStats{EarlyDataAllowed: 1}, 0, false},
+			ossl.EarlyDataAccepted, ossl.EarlyDataCheckAllowed, ossl.CallbackStats{EarlyDataAllowed: 1}, 0, false},
 		{"refuse", func(context.Context, ossl.EarlyDataRequest) (bool, error) { return false, nil },
-			ossl.EarlyDataRejected, ossl.CallbackStats{EarlyDataRefused: 1}, 0, false},
+			ossl.EarlyDataRejected, ossl.EarlyDataCheckRefused, ossl.CallbackStats{EarlyDataRefused: 1}, 0, false},
 		{"error", func(context.Context, ossl.EarlyDataRequest) (bool, error) { return true, errors.New("store down") },
-			ossl.EarlyDataRejected, ossl.CallbackStats{EarlyDataErrors: 1}, ossl.EventStoreError, true},
+			ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1}, ossl.EventStoreError, true},
 		{"panic", func(context.Context, ossl.EarlyDataRequest) (bool, error) { panic("allow") },
-			ossl.EarlyDataRejected, ossl.CallbackStats{EarlyDataErrors: 1, Panics: 1}, ossl.EventPanic, true},
+			ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1, Panics: 1}, ossl.EventPanic, true},
 		{"timeout", func(ctx context.Context, _ ossl.EarlyDataRequest) (bool, error) {
 			<-ctx.Done() // a store that never answers: the deadline ends it
 			return true, nil
-		}, ossl.EarlyDataRejected, ossl.CallbackStats{EarlyDataErrors: 1, Timeouts: 1}, ossl.EventTimeout, true},
+		}, ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1, Timeouts: 1}, ossl.EventTimeout, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			server, client := earlyServer(t, 0), newClient(t, tls13)
@@ -157,6 +159,7 @@ func TestAllowEarlyDataCallback(t *testing.T) {
 			assert.True(t, res.ServerReused, "the handshake resumes either way")
 			assert.Equal(t, tt.want, res.ServerEarlyData)
 			assert.Equal(t, tt.want, res.ClientEarlyData)
+			assert.Equal(t, tt.check, res.EarlyDataCheck)
 
 			st := server.CallbackStats()
 			got := ossl.CallbackStats{EarlyDataAllowed: st.EarlyDataAllowed, EarlyDataRefused: st.EarlyDataRefused,
@@ -224,6 +227,7 @@ func TestAllowEarlyDataRemoved(t *testing.T) {
 	sess := earlySession(t, client, server)
 	res := handshake(t, client, server, ossltest.Options{ServerName: "localhost", Session: sess, EarlyData: []byte("x")})
 	assert.Equal(t, ossl.EarlyDataAccepted, res.ServerEarlyData)
+	assert.Equal(t, ossl.EarlyDataNotChecked, res.EarlyDataCheck)
 	assert.Zero(t, server.CallbackStats().EarlyDataRefused)
 }
 
@@ -360,4 +364,21 @@ func TestConnEarlyDataMisuse(t *testing.T) {
 	echo(c)
 	assert.Equal(t, ossl.EarlyDataNotSent, c.ConnectionState().EarlyData)
 	assert.True(t, c.ConnectionState().DidResume)
+
+	// A client caching with CLIENT uses a TLS 1.3 session once: libssl
+	// marks it not resumable, and early data on it is refused up front
+	// (libssl itself would fail with an empty error queue).
+	caching := newClient(t, tls13)
+	_, err = caching.SetSessionCacheMode(ossl.CacheClient)
+	require.NoError(t, err)
+	c = dialEarly(t, srv.Addr, caching, sess)
+	echo(c)
+	require.True(t, c.ConnectionState().DidResume)
+	require.False(t, sess.IsResumable())
+	c = dialEarly(t, srv.Addr, caching, sess)
+	_, err = c.WriteEarlyData([]byte("x"))
+	require.ErrorIs(t, err, ossl.ErrNoEarlyData, "a session used up")
+	assert.ErrorContains(t, err, "no longer be resumed")
+	echo(c)
+	assert.False(t, c.ConnectionState().DidResume)
 }

@@ -122,6 +122,13 @@ unsigned long go_session_ticket_lifetime_hint(const SSL_SESSION *s);
 int go_session_has_ticket(const SSL_SESSION *s);
 int go_ssl_set_num_tickets(SSL *s, size_t n);
 size_t go_ssl_get_num_tickets(SSL *s);
+// Calls a release line lacks: the Go side returns an error naming the
+// first line that has them (unsupported in version.go).
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+#define GO_HAVE_NEW_SESSION_TICKET 1
+#else
+#define GO_HAVE_NEW_SESSION_TICKET 0
+#endif
 int go_ssl_new_session_ticket(SSL *s);
 void go_ssl_set_post_handshake_auth(SSL *s, int on);
 int go_ssl_verify_client_post_handshake(SSL *s);
@@ -148,9 +155,16 @@ uint32_t go_session_max_early_data(const SSL_SESSION *s);
 int go_session_set_max_early_data(SSL_SESSION *s, uint32_t n);
 int go_ssl_early_data_status(SSL *s);
 void go_ctx_set_allow_early_data_cb(SSL_CTX *ctx, int on);
+// What the allow callback decided on an SSL (EarlyDataCheck): 0 it did
+// not run, then GO_EARLY_CHECK_ALLOWED, _REFUSED or _FAILED.
+#define GO_EARLY_CHECK_ALLOWED 1
+#define GO_EARLY_CHECK_REFUSED 2
+#define GO_EARLY_CHECK_FAILED 3
+extern int go_ssl_early_check_idx;
+int go_ssl_early_check(SSL *s);
 int go_early_data_session(SSL *s, unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH], unsigned int *id_len,
                           int64_t *time, int64_t *expires, uint32_t *max_early);
-uint32_t go_early_data_limit(SSL *s);
+uint32_t go_early_data_limit(SSL *s, int *resumable);
 
 // ---- conn_cgo.c ----
 

@@ -199,9 +199,14 @@ func (s *SSL) NumTickets() int {
 
 // NewSessionTicket asks a TLS 1.3 server to send one more ticket on an
 // established connection (SSL_new_session_ticket(3)); it goes out with the
-// next write or handshake call.
+// next write or handshake call. OpenSSL 1.1.1 lacks the call: there the
+// error wraps errors.ErrUnsupported and names the release line that has
+// it.
 //
 // See https://docs.openssl.org/master/man3/SSL_CTX_set_num_tickets/.
 func (s *SSL) NewSessionTicket() error {
+	if C.GO_HAVE_NEW_SESSION_TICKET == 0 {
+		return unsupported("SSL_new_session_ticket", "3.0")
+	}
 	return s.do("SSL_new_session_ticket", func(p *C.SSL) bool { return C.go_ssl_new_session_ticket(p) == 1 })
 }

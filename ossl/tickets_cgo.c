@@ -45,7 +45,14 @@ int go_session_has_ticket(const SSL_SESSION *s) { return SSL_SESSION_has_ticket(
 
 int go_ssl_set_num_tickets(SSL *s, size_t n) { return SSL_set_num_tickets(s, n); }
 size_t go_ssl_get_num_tickets(SSL *s) { return SSL_get_num_tickets(s); }
-int go_ssl_new_session_ticket(SSL *s) { return SSL_new_session_ticket(s); }
+int go_ssl_new_session_ticket(SSL *s) {
+#if GO_HAVE_NEW_SESSION_TICKET
+	return SSL_new_session_ticket(s);
+#else
+	(void)s;
+	return 0;
+#endif
+}
 
 // Per-connection setup that cgo cannot call or that 1.1.1 spells otherwise.
 void go_ssl_set_post_handshake_auth(SSL *s, int on) { SSL_set_post_handshake_auth(s, on); }

@@ -109,8 +109,16 @@ func TestPairDrivesPostHandshakeMessages(t *testing.T) {
 	assert.Nil(t, data)
 	assert.Equal(t, int64(1), client.CallbackStats().ClientPuts, "one ticket")
 
-	require.NoError(t, p.Server.NewSessionTicket())
-	require.NoError(t, p.Server.NewSessionTicket())
+	extra := int64(2) // tickets NewSessionTicket sends
+	if ossl.ReleaseLine() == "1.1" {
+		err := p.Server.NewSessionTicket()
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		assert.ErrorContains(t, err, "SSL_new_session_ticket needs OpenSSL 3.0 or later")
+		extra = 0
+	} else {
+		require.NoError(t, p.Server.NewSessionTicket())
+		require.NoError(t, p.Server.NewSessionTicket())
+	}
 	require.NoError(t, p.HoldWrites(ossltest.ServerSide, true))
 	_, err = p.Write(ossltest.ServerSide, []byte("x"))
 	require.ErrorIs(t, err, ossltest.ErrWouldBlock)
@@ -121,7 +129,7 @@ func TestPairDrivesPostHandshakeMessages(t *testing.T) {
 	data, err = p.Read(ossltest.ClientSide, 8)
 	require.NoError(t, err)
 	assert.Equal(t, []byte("x"), data)
-	assert.Equal(t, int64(3), client.CallbackStats().ClientPuts, "two more tickets came before the data")
+	assert.Equal(t, 1+extra, client.CallbackStats().ClientPuts, "the tickets NewSessionTicket asked for came before the data")
 
 	// Post-handshake authentication: a new ticket follows it.
 	require.NoError(t, client.LoadCertificatePEM(testCert(t).CertPEM, testCert(t).KeyPEM))
@@ -136,7 +144,7 @@ func TestPairDrivesPostHandshakeMessages(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.Read(ossltest.ClientSide, 1)
 	require.NoError(t, err)
-	assert.Equal(t, int64(4), client.CallbackStats().ClientPuts)
+	assert.Equal(t, 2+extra, client.CallbackStats().ClientPuts)
 	require.NoError(t, p.Shutdown(ossltest.ServerSide))
 }
 

@@ -5,7 +5,10 @@ package ossl
 */
 import "C"
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // HeaderVersion is OPENSSL_VERSION_TEXT of the headers this package was
 // compiled against.
@@ -27,4 +30,12 @@ func OpenSSLVersionNumber() uint64 { return uint64(C.OpenSSL_version_num()) }
 func ReleaseLine() string {
 	n := OpenSSLVersionNumber()
 	return fmt.Sprintf("%d.%d", n>>28, (n>>20)&0xff)
+}
+
+// unsupported is the error of a call the release line this package was
+// built against lacks: it names the call and the first line that has it,
+// and wraps errors.ErrUnsupported.
+func unsupported(call, since string) error {
+	return fmt.Errorf("ossl: %s needs OpenSSL %s or later, and this package was built against %s: %w",
+		call, since, HeaderVersion, errors.ErrUnsupported)
 }

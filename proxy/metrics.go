@@ -32,6 +32,8 @@ type metrics struct {
 	bytesIn         prometheus.Counter
 	bytesOut        prometheus.Counter
 	reloads         *prometheus.CounterVec
+	earlyDataConns  *prometheus.CounterVec
+	earlyDataBytes  prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -60,13 +62,21 @@ func newMetrics(s *Server) *metrics {
 			Help: "Reloads (Server.Reload, SIGHUP) of the certificate, the ticket keys and the Redis keys, by what and result (ok, error: the previous one stays in force).",
 		}, []string{"what", "result"}),
 	}
+	m.earlyDataConns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: MetricsNamespace, Subsystem: "proxy", Name: "early_data_total",
+		Help: "TLS 1.3 connections that sent early data (-early-data), by result: accepted, replay_rejected (the anti-replay check found the ticket used before), rejected (any other reason: the check failed, libssl's own checks).",
+	}, []string{"result"})
+	m.earlyDataBytes = proxyCounter("early_data_bytes_total", "Early data bytes accepted and relayed upstream before the handshake ended (also in client_bytes_total).")
+	for _, r := range []string{"accepted", "replay_rejected", "rejected"} {
+		m.earlyDataConns.WithLabelValues(r)
+	}
 	for _, what := range []string{"certificate", "ticket keys", "redis keys"} {
 		for _, r := range []string{"ok", "error"} {
 			m.reloads.WithLabelValues(reloadLabel(what), r)
 		}
 	}
 	m.reg.MustRegister(m.accepted, m.active, m.handshakes, m.handshakeTime, m.handshakeErrors,
-		m.upstreamErrors, m.bytesIn, m.bytesOut, m.reloads, &cacheCollector{s: s},
+		m.upstreamErrors, m.bytesIn, m.bytesOut, m.reloads, m.earlyDataConns, m.earlyDataBytes, &cacheCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -80,6 +90,15 @@ func (m *metrics) handshake(v ossl.Version, resumed bool, d time.Duration) {
 	r := strconv.FormatBool(resumed)
 	m.handshakes.WithLabelValues(v.String(), r).Inc()
 	m.handshakeTime.WithLabelValues(r).Observe(d.Seconds())
+}
+
+// earlyData counts a connection's early data, once its handshake is done.
+func (m *metrics) earlyData(st ossl.ConnectionState, relayed int64) {
+	if r := earlyDataResult(st); r != "none" {
+		m.earlyDataConns.WithLabelValues(r).Inc()
+	}
+	m.earlyDataBytes.Add(float64(relayed))
+	m.bytesIn.Add(float64(relayed))
 }
 
 func (m *metrics) reload(what string, err error) {
@@ -146,6 +165,9 @@ var statMetrics = []statMetric{
 	{"callback", "RemoveSkipped", "remove_skipped", counter, "Removes not forwarded because the context was being freed."},
 	{"callback", "ClientPuts", "client_puts", counter, "Client sessions handed to a ClientSessionCache."},
 	{"callback", "Panics", "panics", counter, "Panics recovered in store code."},
+	{"callback", "EarlyDataAllowed", "early_data_allowed", counter, "Early data the anti-replay check allowed (a ticket's first use)."},
+	{"callback", "EarlyDataRefused", "early_data_refused", counter, "Early data the anti-replay check refused (a ticket used before)."},
+	{"callback", "EarlyDataErrors", "early_data_errors", counter, "Anti-replay checks that failed (error, timeout, panic): early data rejected."},
 	{"redis", "Gets", "gets", counter, "Lookups in Redis."},
 	{"redis", "Hits", "hits", counter, "Lookups that found a session and opened it."},
 	{"redis", "Misses", "misses", counter, "Lookups of absent keys (replays included)."},
@@ -161,6 +183,8 @@ var statMetrics = []statMetric{
 	{"redis", "OpenFailures", "open_failures", counter, "Stored values that did not open (tampered, foreign, unknown key); each is a miss."},
 	{"redis", "RedisErrors", "errors", counter, "Failed Redis commands, timeouts included."},
 	{"redis", "Timeouts", "timeouts", counter, "Redis commands that timed out."},
+	{"redis", "EarlyDataAllowed", "early_data_allowed", counter, "First uses of a ticket's early data recorded in Redis (SET NX)."},
+	{"redis", "EarlyDataReplays", "early_data_replays", counter, "Early data refused: the ticket's first use was already recorded, by this server or another."},
 	{"redis", "Outages", "outages", counter, "Times Redis stopped answering after it had answered (at most one per 10 s; each is logged)."},
 	{"redis", "Conns", "connections", gauge, "Connections in the Redis pool."},
 	{"redis", "IdleConns", "idle_connections", gauge, "Idle connections in the Redis pool."},

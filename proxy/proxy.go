@@ -72,6 +72,15 @@ type Config struct {
 	// ticket opened by any but the first is renewed
 	// (ossl.Ctx.SetTicketKeys). Reload reads it again, to rotate.
 	TicketKeyFile string
+	// EarlyData, above 0, accepts up to that many bytes of TLS 1.3 early
+	// data (0-RTT) per connection, relayed upstream as it arrives, under
+	// an anti-replay check that replaces libssl's per-process one (which
+	// is turned off: ossl.OptionNoAntiReplay): with a Redis store, the
+	// store's fleet-wide AllowEarlyData; otherwise an in-process
+	// store.ReplayFilter. Each ticket's early data is accepted once; a
+	// replay, or a failed check (Redis down or slow), rejects it and the
+	// handshake completes without it (earlydata.go).
+	EarlyData uint32
 	// SessionTimeout is the lifetime of new sessions (libssl's default, 7200 s, if 0).
 	SessionTimeout time.Duration
 	// HandshakeTimeout bounds each TLS handshake
@@ -161,6 +170,11 @@ func New(cfg Config) (*Server, error) {
 	s.loaded.Store(&files.info)
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	s.m = newMetrics(s)
+	if err := s.setupEarlyData(); err != nil {
+		st.close()
+		ctx.Close()
+		return nil, err
+	}
 	files.info.log(s.log, cfg)
 	return s, nil
 }
@@ -426,7 +440,19 @@ func (s *Server) handle(pc *proxyConn) {
 	pc.set(tc, nil)
 	defer tc.Close()
 	_ = pc.raw.SetDeadline(start.Add(s.cfg.HandshakeTimeout))
-	if err := tc.HandshakeContext(s.baseCtx); err != nil {
+	up, early, err := s.relayEarlyData(pc, tc)
+	if up != nil {
+		defer up.Close()
+	}
+	if err == nil {
+		err = tc.HandshakeContext(s.baseCtx)
+	}
+	if err != nil {
+		if errors.As(err, new(*upstreamError)) {
+			s.m.upstreamErrors.Inc()
+			s.log.Warn("upstream dial failed", "remote", remote, "upstream", s.cfg.Upstream, "err", err)
+			return
+		}
 		s.m.handshakeErrors.Inc()
 		s.log.Warn("handshake failed", "remote", remote, "err", err, "handshake_ms", ms(time.Since(start)))
 		return
@@ -435,19 +461,25 @@ func (s *Server) handle(pc *proxyConn) {
 	hsTime := time.Since(start)
 	st := tc.ConnectionState()
 	s.m.handshake(st.Version, st.DidResume, hsTime)
-	s.log.Info("connection", "remote", remote, "version", st.Version.String(), "resumed", st.DidResume,
-		"sni", st.ServerName, "handshake_ms", ms(hsTime))
+	attrs := []any{"remote", remote, "version", st.Version.String(), "resumed", st.DidResume,
+		"sni", st.ServerName, "handshake_ms", ms(hsTime)}
+	if s.cfg.EarlyData > 0 {
+		s.m.earlyData(st, early)
+		attrs = append(attrs, "early_data", earlyDataResult(st), "early_data_bytes", early)
+	}
+	s.log.Info("connection", attrs...)
 
-	d := net.Dialer{Timeout: s.cfg.DialTimeout}
-	up, err := d.DialContext(s.baseCtx, "tcp", s.cfg.Upstream)
-	if err != nil {
-		s.m.upstreamErrors.Inc()
-		s.log.Warn("upstream dial failed", "remote", remote, "upstream", s.cfg.Upstream, "err", err)
-		return
+	if up == nil {
+		if up, err = s.dialUpstream(); err != nil {
+			s.m.upstreamErrors.Inc()
+			s.log.Warn("upstream dial failed", "remote", remote, "upstream", s.cfg.Upstream, "err", err)
+			return
+		}
+		defer up.Close()
 	}
 	pc.set(nil, up)
-	defer up.Close()
 	in, out := s.relay(tc, up)
+	in += early
 	s.log.Debug("connection closed", "remote", remote, "bytes_in", in, "bytes_out", out, "duration_ms", ms(time.Since(start)))
 }
 

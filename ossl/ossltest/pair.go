@@ -167,9 +167,11 @@ type Result struct {
 	// server connection to another context.
 	ServerCtxSwitched bool
 	// ClientEarlyData and ServerEarlyData are what became of early data
-	// on each side; EarlyDataRead is what the server read of it.
+	// on each side; EarlyDataRead is what the server read of it, and
+	// EarlyDataCheck what the server's allow-early-data callback decided.
 	ClientEarlyData, ServerEarlyData ossl.EarlyDataStatus
 	EarlyDataRead                    []byte
+	EarlyDataCheck                   ossl.EarlyDataCheck
 	// ClientTime and ServerTime are the time spent inside each side's
 	// libssl calls, from the handshake to the close_notify exchange.
 	ClientTime, ServerTime time.Duration
@@ -238,6 +240,7 @@ func Handshake(client, server *ossl.Ctx, o Options) (*Result, error) {
 	res.ServerCtxSwitched = p.Server.ContextSwitched()
 	res.ClientEarlyData = p.Client.EarlyDataStatus()
 	res.ServerEarlyData = p.Server.EarlyDataStatus()
+	res.EarlyDataCheck = p.Server.EarlyDataCheck()
 	res.ClientSession = p.Client.Session()
 	res.ServerSession = p.Server.Session()
 	return res, nil
