@@ -246,7 +246,10 @@ int go_ctx_set_ticket_keys(SSL_CTX *ctx, const unsigned char *keys, int n) {
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
 	return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, n > 0 ? go_ticket_cb : NULL) == 1;
 #else
-	return SSL_CTX_set_tlsext_ticket_key_cb(ctx, n > 0 ? go_ticket_cb : NULL) == 1;
+	// 1.1.1's macro casts its unparenthesized argument: no ?: inside it.
+	if (n > 0)
+		return SSL_CTX_set_tlsext_ticket_key_cb(ctx, go_ticket_cb) == 1;
+	return SSL_CTX_set_tlsext_ticket_key_cb(ctx, NULL) == 1;
 #endif
 }
 

@@ -1,11 +1,11 @@
 package ossl_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/osslcache/osslcache/internal/testutil"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 )
@@ -21,17 +21,7 @@ var (
 	allVariants   = ossltest.Variants()
 )
 
-var (
-	certOnce sync.Once
-	cert     *ossltest.Certificate
-	certErr  error
-)
-
-func testCert(t testing.TB) *ossltest.Certificate {
-	certOnce.Do(func() { cert, certErr = ossltest.NewCertificate("localhost", "other.test") })
-	require.NoError(t, certErr)
-	return cert
-}
+func testCert(t testing.TB) *ossltest.Certificate { return testutil.Cert(t, "localhost", "other.test") }
 
 // newServer makes a server context for v with session id context "test".
 func newServer(t testing.TB, v variant) *ossl.Ctx {

@@ -19,6 +19,11 @@ int go_pair_attach(SSL *client, SSL *server) {
 		return 0;
 	SSL_set_bio(client, cbio, cbio);
 	SSL_set_bio(server, sbio, sbio);
+	// A write retried after ErrWouldBlock comes from a new Go slice:
+	// libssl has already sealed the pending record, and without this mode
+	// it fails the retry ("bad write retry") because the address differs.
+	SSL_set_mode(client, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_mode(server, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_set_connect_state(client);
 	SSL_set_accept_state(server);
 	return 1;

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,17 +37,7 @@ func TestMain(m *testing.M) {
 	)
 }
 
-var (
-	certOnce sync.Once
-	cert     *ossltest.Certificate
-	certErr  error
-)
-
-func testCert(t testing.TB) *ossltest.Certificate {
-	certOnce.Do(func() { cert, certErr = ossltest.NewCertificate("localhost") })
-	require.NoError(t, certErr)
-	return cert
-}
+func testCert(t testing.TB) *ossltest.Certificate { return testutil.Cert(t) }
 
 // serverSetup is one way the server keeps sessions.
 type serverSetup struct {

@@ -19,6 +19,16 @@ import (
 // fleet-wide) or, for the memory store and none, in this process
 // (store.ReplayFilter).
 
+// CheckEarlyData is the one rule for Config.EarlyData, which serve's
+// -early-data applies too: early data is TLS 1.3's, so a server capped at
+// TLS 1.2 (maxVersion; 0 is no cap) cannot take any.
+func CheckEarlyData(n uint32, maxVersion ossl.Version) error {
+	if n > 0 && maxVersion != 0 && maxVersion < ossl.VersionTLS13 {
+		return fmt.Errorf("early data is TLS 1.3's: accepting %d bytes needs a maximum version of 1.3, not %v", n, maxVersion)
+	}
+	return nil
+}
+
 // setupEarlyData makes the context accept early data under the check;
 // it runs once the metrics exist.
 func (s *Server) setupEarlyData() error {

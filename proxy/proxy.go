@@ -130,6 +130,9 @@ func New(cfg Config) (*Server, error) {
 	if err := CheckKeyFile(cfg.Store, cfg.RedisKeyFile); err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
+	if err := CheckEarlyData(cfg.EarlyData, cfg.MaxVersion); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
 	if cfg.SessionIDContext == "" {
 		cfg.SessionIDContext = DefaultSessionIDContext
 	}

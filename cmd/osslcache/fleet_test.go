@@ -30,15 +30,23 @@ import (
 // redis-server, as a fleet does, with clients nobody here wrote (openssl
 // s_client, crypto/tls).
 
-// countLog returns how many lines with message msg were logged.
-func (p *serveProc) countLog(msg string) int {
+// countLog returns how many lines with message msg were logged, with
+// the attributes of kv (key, value pairs) if any.
+func (p *serveProc) countLog(msg string, kv ...string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
+lines:
 	for _, m := range p.logs {
-		if m["msg"] == msg {
-			n++
+		if m["msg"] != msg {
+			continue
 		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if m[kv[i]] != kv[i+1] {
+				continue lines
+			}
+		}
+		n++
 	}
 	return n
 }

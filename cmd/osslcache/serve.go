@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +61,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.LookupTimeout, "lookup-timeout", ossl.DefaultLookupTimeout, "bound on each store call; a slower lookup is a miss")
 	fs.BoolVar(&cfg.NoTicket, "no-ticket", false, "set SSL_OP_NO_TICKET: TLS 1.2 resumes by session ID, TLS 1.3 issues stateful tickets, both through the store")
 	fs.StringVar(&cfg.TicketKeyFile, "ticket-key-file", "", "`file` of stateless ticket keys shared by a fleet: one base64 line of 80 bytes per key, the first sealing new tickets, all opening them (re-read on SIGHUP, to rotate)")
+	fs.Func("early-data", "accept up to `bytes` of TLS 1.3 early data (0-RTT) per connection, relayed upstream once accepted; each ticket's early data is accepted once, fleet-wide with a Redis store (0: none)", func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		cfg.EarlyData = uint32(n)
+		return err
+	})
 	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "lifetime of new sessions (0: libssl's default, 7200s)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", proxy.DefaultHandshakeTimeout, "bound on each TLS handshake")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", proxy.DefaultDialTimeout, "bound on connecting to the upstream")
@@ -114,6 +120,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := proxy.CheckKeyFile(cfg.Store, cfg.RedisKeyFile); err != nil {
 		return usageErr("%v", err)
+	}
+	if err := proxy.CheckEarlyData(cfg.EarlyData, cfg.MaxVersion); err != nil {
+		return usageErr("-early-data: %v", err)
 	}
 	log := newLogger(stderr, o.logFormat, o.logLevel)
 	cfg.Logger = log

@@ -152,3 +152,24 @@ func OsslSession(tb testing.TB, addr string, ctx *ossl.Ctx, cfg ossl.ClientConfi
 	require.NoError(tb, ossltest.Exchange(c, line))
 	return c.ConnectionState().DidResume
 }
+
+// certs caches Cert's certificates by their names.
+var certs sync.Map // string -> func() (*ossltest.Certificate, error)
+
+// Cert returns a self-signed test certificate for names ("localhost" if
+// none), made once per process and set of names: every test of a package
+// shares it, as a fleet shares one certificate.
+func Cert(tb testing.TB, names ...string) *ossltest.Certificate {
+	tb.Helper()
+	if len(names) == 0 {
+		names = []string{"localhost"}
+	}
+	once, _ := certs.LoadOrStore(strings.Join(names, ","), sync.OnceValues(func() (*ossltest.Certificate, error) {
+		return ossltest.NewCertificate(names...)
+	}))
+	c, err := once.(func() (*ossltest.Certificate, error))()
+	if err != nil {
+		tb.Fatalf("test certificate for %v: %v", names, err)
+	}
+	return c
+}

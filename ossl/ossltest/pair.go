@@ -106,7 +106,8 @@ func (p *Pair) Read(s Side, max int) ([]byte, error) { return p.p.Read(bool(s), 
 
 // Write writes b on one side (SSL_write_ex(3)); an empty b drives what the
 // side has queued, such as tickets. It returns ErrWouldBlock while the
-// side's writes are held.
+// side's writes are held; the write is then retried by calling Write again
+// with the same bytes (SSL_write(3)'s rule), from any slice.
 func (p *Pair) Write(s Side, b []byte) (int, error) { return p.p.Write(bool(s), b) }
 
 // WriteEarlyData writes b as TLS 1.3 early data on the client

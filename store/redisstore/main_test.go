@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/osslcache/osslcache/internal/testutil"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
 	"github.com/osslcache/osslcache/store/redisstore"
@@ -41,17 +42,7 @@ var (
 	variants      = []variant{tls12, tls13Stateful}
 )
 
-var (
-	certOnce sync.Once
-	cert     *ossltest.Certificate
-	certErr  error
-)
-
-func testCert(t testing.TB) *ossltest.Certificate {
-	certOnce.Do(func() { cert, certErr = ossltest.NewCertificate("localhost") })
-	require.NoError(t, certErr)
-	return cert
-}
+func testCert(t testing.TB) *ossltest.Certificate { return testutil.Cert(t) }
 
 // newServer makes a server context with tickets off (every resumption is a
 // lookup), session id context sidCtx, and no internal cache: every session
