@@ -237,6 +237,14 @@ func call[T any](st *ctxState, cfg *storeConfig, op string, id []byte, info Look
 	}()
 	select {
 	case r := <-ch:
+		if dl, _ := ctx.Deadline(); r.err != nil && !time.Now().Before(dl) {
+			// The store gave up at the deadline it was handed (a Redis
+			// client's socket deadline set from ctx, whose "i/o timeout"
+			// does not wrap ctx's error, and whose timer may fire before
+			// ctx's): a timeout, as if the bridge had seen the deadline
+			// first, which the scheduler decides.
+			return r.v, true, &deadlineError{r.err}
+		}
 		return r.v, true, r.err
 	case <-ctx.Done():
 		st.n.abandoned.Add(1)
@@ -257,6 +265,18 @@ func call[T any](st *ctxState, cfg *storeConfig, op string, id []byte, info Look
 		}()
 		return v, true, errAbandonedCall
 	}
+}
+
+// deadlineError is a store's error returned once its deadline had
+// passed; it is a timeout (errors.Is context.DeadlineExceeded).
+type deadlineError struct{ err error }
+
+func (e *deadlineError) Error() string {
+	return e.err.Error() + " (the lookup timeout had passed)"
+}
+func (e *deadlineError) Unwrap() error { return e.err }
+func (e *deadlineError) Is(target error) bool {
+	return target == context.DeadlineExceeded
 }
 
 type panicError struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -262,6 +263,17 @@ func TestBadStoresFallBackToFullHandshakes(t *testing.T) {
 			// Whether the store's error or the bridge's timer comes
 			// first, it is one timeout.
 			return func(ctx context.Context, _ []byte) (*ossl.Session, error) { <-ctx.Done(); return nil, ctx.Err() }
+		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventTimeout, false, impatient},
+		{"gives up at its deadline with its own error", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
+			// As a Redis client whose socket deadline came from ctx
+			// says "i/o timeout", which does not wrap ctx's error: still
+			// one timeout, not a store error (the flake of
+			// redisstore.TestSlowRedis on a loaded machine).
+			return func(ctx context.Context, _ []byte) (*ossl.Session, error) {
+				dl, _ := ctx.Deadline()
+				time.Sleep(time.Until(dl)) // its own timer, as a socket's
+				return nil, os.ErrDeadlineExceeded
+			}
 		}, func(s ossl.CallbackStats) int64 { return s.GetErrors }, ossl.EventTimeout, false, impatient},
 		{"another session", func(*store.Memory) func(context.Context, []byte) (*ossl.Session, error) {
 			return func(context.Context, []byte) (*ossl.Session, error) { return stranger.Ref() }

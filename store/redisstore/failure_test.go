@@ -257,7 +257,18 @@ func TestSlowRedis(t *testing.T) {
 			require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: rs.SessionStore(), LookupTimeout: tt.ossl, OnEvent: ev.add}))
 			require.NoError(t, rs.Ping(context.Background()), "a warm pool")
 			full := handshake(t, client, server, nil)
-			require.True(t, handshake(t, client, server, full.ClientSession).ServerReused)
+			// A lookup slower than the bridge's 50 ms (a loaded machine)
+			// misses: resumption is waited for, not assumed.
+			resumes := func() bool {
+				for range 100 {
+					if handshake(t, client, server, full.ClientSession).ServerReused {
+						return true
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+				return false
+			}
+			require.True(t, resumes(), "resumption through Redis before the pause")
 
 			// Redis 7.0 holds every command during a pause, CLIENT
 			// UNPAUSE included: the pause runs its course.
@@ -278,14 +289,7 @@ func TestSlowRedis(t *testing.T) {
 			}
 			require.Positive(t, inPause, "a handshake completed while Redis was paused")
 
-			n := 0
-			for ; n < 500; n++ {
-				if handshake(t, client, server, full.ClientSession).ServerReused {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			assert.Less(t, n, 500, "resumption came back")
+			assert.True(t, resumes(), "resumption came back")
 
 			// The lookup and the put of each handshake made during the
 			// pause timed out.
@@ -297,8 +301,8 @@ func TestSlowRedis(t *testing.T) {
 			}
 			if tt.wantBridge {
 				assert.GreaterOrEqual(t, cs.Timeouts, int64(2*inPause), "the bridge counted the timeouts: %+v", cs)
-				assert.GreaterOrEqual(t, ev.count(ossl.EventTimeout, "get"), inPause)
-				assert.GreaterOrEqual(t, ev.count(ossl.EventTimeout, "put"), inPause)
+				assert.GreaterOrEqual(t, ev.count(ossl.EventTimeout, "get"), inPause, "%v", ev.all())
+				assert.GreaterOrEqual(t, ev.count(ossl.EventTimeout, "put"), inPause, "%v", ev.all())
 			}
 			assertAccounted(t, cs, ev)
 		})
