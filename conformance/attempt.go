@@ -20,19 +20,29 @@ type attempt struct {
 	fresh         bool          // a new resumable session reached the client
 	clientSession *ossl.Session // the client's session afterwards
 	serverSession *ossl.Session // the server's session afterwards
+	// Early data, when the client sent some: what it sent, what the
+	// server read, and SSL_get_early_data_status on each side.
+	earlySent, earlyRead     []byte
+	clientEarly, serverEarly ossl.EarlyDataStatus
 }
 
 // attempt runs one connection offering sess (nil: none), recording the
 // server's counters and rec's log (rec may be nil). A failed handshake is
 // an observation, not an error.
 func (p *probe) attempt(client, server *ossl.Ctx, sess *ossl.Session, rec *recorder) attempt {
+	return p.attemptEarly(client, server, sess, rec, nil)
+}
+
+// attemptEarly is attempt with early data: the client sends early (when
+// not empty) with its ClientHello, and the server reads what it accepts.
+func (p *probe) attemptEarly(client, server *ossl.Ctx, sess *ossl.Session, rec *recorder, early []byte) attempt {
 	before := p.stats(server)
 	m := 0
 	if rec != nil {
 		m = rec.mark()
 	}
-	r, err := p.try(client, server, sess)
-	var a attempt
+	r, err := p.tryEarly(client, server, sess, early)
+	a := attempt{earlySent: early}
 	if err != nil {
 		a.failed = handshakeFailure(err)
 	} else {
@@ -40,6 +50,7 @@ func (p *probe) attempt(client, server *ossl.Ctx, sess *ossl.Session, rec *recor
 		a.clientSession, a.serverSession = r.ClientSession, r.ServerSession
 		a.fresh = r.ClientSession != nil && r.ClientSession.IsResumable() &&
 			(sess == nil || !bytes.Equal(r.ClientSession.ID(), sess.ID()))
+		a.earlyRead, a.clientEarly, a.serverEarly = r.EarlyDataRead, r.ClientEarlyData, r.ServerEarlyData
 	}
 	a.d = sub(p.stats(server), before)
 	if rec != nil {
@@ -80,6 +91,39 @@ func (a attempt) outcome() string {
 	default:
 		return "resumed on the client only"
 	}
+}
+
+// earlyAccepted reports early data that both sides report accepted and
+// that the server read whole.
+func (a attempt) earlyAccepted() bool {
+	return a.failed == "" && len(a.earlySent) > 0 && a.clientEarly == ossl.EarlyDataAccepted &&
+		a.serverEarly == ossl.EarlyDataAccepted && bytes.Equal(a.earlyRead, a.earlySent)
+}
+
+// earlyRejected reports early data that both sides report rejected, of
+// which the server read nothing.
+func (a attempt) earlyRejected() bool {
+	return a.failed == "" && len(a.earlySent) > 0 && a.clientEarly == ossl.EarlyDataRejected &&
+		a.serverEarly == ossl.EarlyDataRejected && len(a.earlyRead) == 0
+}
+
+// earlyOutcome describes what became of the early data: "early data
+// accepted, 35 of 35 bytes read", "early data rejected, 0 bytes read", or
+// the two sides' statuses where they differ.
+func (a attempt) earlyOutcome() string {
+	switch {
+	case a.failed != "":
+		return "no early data outcome"
+	case len(a.earlySent) == 0:
+		return "no early data sent"
+	case a.clientEarly != a.serverEarly:
+		return fmt.Sprintf("early data: client %v, server %v, %d of %d bytes read", a.clientEarly, a.serverEarly, len(a.earlyRead), len(a.earlySent))
+	case a.serverEarly == ossl.EarlyDataAccepted:
+		return fmt.Sprintf("early data accepted, %d of %d bytes read", len(a.earlyRead), len(a.earlySent))
+	case a.serverEarly == ossl.EarlyDataRejected:
+		return fmt.Sprintf("early data rejected, %d bytes read", len(a.earlyRead))
+	}
+	return fmt.Sprintf("early data %v", a.serverEarly)
 }
 
 // counters writes the server counter deltas a decision rests on.

@@ -50,6 +50,13 @@ var checks = map[string]check{
 	"tls13-stateless-cached-with-remove-cb": {run: checkTLS13StatelessCachedWithRemoveCb},
 	"tls13-client-single-use":               {run: checkTLS13ClientSingleUse},
 	"ctx-free-ends-sessions":                {run: checkCtxFreeEndsSessions},
+	"early-data-once-internal":              {run: checkEarlyDataOnceInternal},
+	"early-data-no-anti-replay":             {run: checkEarlyDataNoAntiReplay},
+	"early-data-external-needs-remove":      {run: checkEarlyDataExternalNeedsRemove},
+	"early-data-no-internal-lookup":         {run: checkEarlyDataNoInternalLookup},
+	"early-data-no-internal-store":          {run: checkEarlyDataNoInternalStore},
+	"early-data-no-internal":                {run: checkEarlyDataNoInternal},
+	"early-data-external-single-use":        {run: checkEarlyDataExternalSingleUse},
 }
 
 // checkFor returns the check of a claim; for a claim that has none, one

@@ -22,6 +22,26 @@ var (
 
 func withCalls(a attempt, calls ...string) attempt { a.calls = calls; return a }
 
+// withEarly adds early data to a synthetic attempt: sent, the status both
+// sides report, and what the server read.
+func withEarly(a attempt, st ossl.EarlyDataStatus, read []byte) attempt {
+	a.earlySent, a.clientEarly, a.serverEarly, a.earlyRead = earlyPayload, st, st, read
+	return a
+}
+
+// Synthetic early data offers.
+var (
+	earlyAccepted       = withEarly(resumedInternal, ossl.EarlyDataAccepted, earlyPayload)
+	earlyFromStore      = withEarly(resumedExternal, ossl.EarlyDataAccepted, earlyPayload)
+	earlyReplayRejected = withEarly(fullMiss, ossl.EarlyDataRejected, nil)
+	earlyHitNotResumed  = withEarly(withCalls(fullMiss, "get(hit)", "remove"), ossl.EarlyDataRejected, nil)
+	earlyResumedNoData  = withEarly(resumedInternal, ossl.EarlyDataRejected, nil)
+	earlyShort          = withEarly(resumedInternal, ossl.EarlyDataAccepted, earlyPayload[:3])
+	earlySidesDiffer    = func() attempt { a := earlyAccepted; a.clientEarly = ossl.EarlyDataRejected; return a }()
+	earlyStatefulOnce   = earlyObs{maxEarly: earlyLimit, cached: 2, first: earlyAccepted, replay: earlyReplayRejected}
+	earlyTLS12          = earlyObs{version: ossl.VersionTLS12}
+)
+
 // TestDecisions feeds each decision function observations that must hold,
 // deviate or not apply: a check decides from what it saw, so each can fail.
 func TestDecisions(t *testing.T) {
@@ -167,6 +187,26 @@ func TestDecisions(t *testing.T) {
 		{"ctx free keeps sessions", decideCtxFree(ctxFreeObs{cached: 1, before: true, after: true, elsewhere: resumedTicket, controlAfter: true, controlElsewhere: resumedTicket}), StatusDeviates, ""},
 		{"timeout 300", decideDefaultTimeout(timeoutObs{300 * time.Second, 300 * time.Second, 300 * time.Second, 300 * time.Second}), StatusHolds, "server 300 s"},
 		{"timeout 7200", decideDefaultTimeout(timeoutObs{2 * time.Hour, 2 * time.Hour, 2 * time.Hour, 2 * time.Hour}), StatusDeviates, "server 7200 s"},
+
+		{"early once: accepted, replay full", decideEarlyOnceInternal(earlyOnceObs{earlyStatefulOnce, resumedInternal, fullMiss}), StatusHolds, "another session offered twice without early data: resumed, then full handshake"},
+		{"early once: replay accepted", decideEarlyOnceInternal(earlyOnceObs{earlyObs{maxEarly: earlyLimit, cached: 2, first: earlyAccepted, replay: earlyAccepted}, resumedInternal, fullMiss}), StatusDeviates, "its replay: resumed, early data accepted, 46 of 46 bytes read"},
+		{"early once: reused without early data", decideEarlyOnceInternal(earlyOnceObs{earlyStatefulOnce, resumedInternal, resumedInternal}), StatusDeviates, "resumed, then resumed"},
+		{"early once: nothing cached", decideEarlyOnceInternal(earlyOnceObs{earlyObs{maxEarly: earlyLimit, first: earlyAccepted, replay: earlyReplayRejected}, resumedInternal, fullMiss}), StatusDeviates, "0 sessions cached"},
+		{"early once: TLS 1.2", decideEarlyOnceInternal(earlyOnceObs{earlyObs: earlyTLS12}), StatusNA, "TLSv1.2: the client's session from a full handshake with a server whose max_early_data is 1024 allows no early data (max_early_data 0"},
+		{"early: accepted once", decideEarlyOnce(earlyStatefulOnce), StatusHolds, "early data rejected, 0 bytes read"},
+		{"early: store hit not resumed", decideEarlyOnce(earlyObs{setup: earlySetup{store: "all"}, maxEarly: earlyLimit, first: earlyHitNotResumed, replay: earlyReplayRejected}), StatusDeviates, "the store found the session (get(hit)) and libssl did not resume it"},
+		{"early: replay from a stateless ticket", decideEarlyOnce(earlyObs{setup: earlySetup{store: "single-use"}, maxEarly: earlyLimit, first: earlyAccepted, replay: earlyAccepted}), StatusDeviates, "a stateless ticket carries the session"},
+		{"early: resumed without its early data", decideEarlyOnce(earlyObs{maxEarly: earlyLimit, first: earlyResumedNoData, replay: earlyReplayRejected}), StatusDeviates, "resumed, early data rejected"},
+		{"early: not all read", decideEarlyOnce(earlyObs{maxEarly: earlyLimit, first: earlyShort, replay: earlyReplayRejected}), StatusDeviates, "3 of 46 bytes read"},
+		{"early: the sides disagree", decideEarlyOnce(earlyObs{maxEarly: earlyLimit, first: earlySidesDiffer, replay: earlyReplayRejected}), StatusDeviates, "client SSL_EARLY_DATA_REJECTED, server SSL_EARLY_DATA_ACCEPTED"},
+		{"early: TLS 1.2", decideEarlyOnce(earlyTLS12), StatusNA, "early data is TLS 1.3's"},
+		{"early store without remove: replayed", decideEarlyNeedsRemove(earlyRemoveObs{earlyObs{setup: earlySetup{store: "new+get"}, maxEarly: earlyLimit, first: earlyAccepted, replay: earlyFromStore}, earlyStatefulOnce}), StatusHolds, "store: get(hit)"},
+		{"early store without remove: still single use", decideEarlyNeedsRemove(earlyRemoveObs{earlyObs{setup: earlySetup{mode: ossl.CacheServer, store: "new+get"}, maxEarly: earlyLimit, cached: 2, first: earlyAccepted, replay: earlyReplayRejected}, earlyStatefulOnce}), StatusDeviates, "SERVER, a store with new and get callbacks (no remove callback); after the full handshake 2 sessions cached, store 0 new-session calls; the session offered with early data: resumed, early data accepted, 46 of 46 bytes read (hits 1, misses 0, cb hits 0); its replay: full handshake"},
+		{"early store with remove: replayed too", decideEarlyNeedsRemove(earlyRemoveObs{earlyObs{maxEarly: earlyLimit, first: earlyAccepted, replay: earlyFromStore}, earlyObs{maxEarly: earlyLimit, first: earlyAccepted, replay: earlyFromStore}}), StatusDeviates, "with the remove callback"},
+		{"early store: TLS 1.2", decideEarlyNeedsRemove(earlyRemoveObs{without: earlyTLS12}), StatusNA, ""},
+		{"no anti-replay: accepted twice", decideEarlyNoAntiReplay(earlyObs{setup: earlySetup{noReplay: true}, maxEarly: earlyLimit, first: earlyAccepted, replay: earlyAccepted}), StatusHolds, "SSL_OP_NO_ANTI_REPLAY"},
+		{"no anti-replay: replay still rejected", decideEarlyNoAntiReplay(earlyStatefulOnce), StatusDeviates, "its replay: full handshake"},
+		{"no anti-replay: TLS 1.2", decideEarlyNoAntiReplay(earlyTLS12), StatusNA, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

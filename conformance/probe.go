@@ -106,11 +106,23 @@ func (p *probe) mode(ctx *ossl.Ctx, m ossl.CacheMode) {
 // callbacks (CallbackNew|CallbackGet unless told: a remove callback changes
 // what a TLS 1.3 server caches).
 func (p *probe) store(ctx *ossl.Ctx, cbs ...ossl.CallbackSet) *recorder {
-	rec := newRecorder()
 	set := ossl.CallbackNew | ossl.CallbackGet
 	if len(cbs) > 0 {
 		set = cbs[0]
 	}
+	return p.install(ctx, newRecorder(), set)
+}
+
+// singleUseStore installs a recording store whose lookups take the session
+// out, so that a session is found once, as a single-use external cache
+// (redisstore's SingleUse) does; with the new and get callbacks.
+func (p *probe) singleUseStore(ctx *ossl.Ctx) *recorder {
+	rec := newRecorder()
+	rec.singleUse = true
+	return p.install(ctx, rec, ossl.CallbackNew|ossl.CallbackGet)
+}
+
+func (p *probe) install(ctx *ossl.Ctx, rec *recorder, set ossl.CallbackSet) *recorder {
 	p.must(ctx.SetSessionStore(ossl.StoreConfig{Store: rec, Callbacks: set}), "SetSessionStore")
 	p.defer_(rec.close)
 	return rec
@@ -126,7 +138,13 @@ func (p *probe) hs(client, server *ossl.Ctx, sess *ossl.Session) *ossltest.Resul
 
 // try runs one connection and returns its error instead of aborting.
 func (p *probe) try(client, server *ossl.Ctx, sess *ossl.Session) (*ossltest.Result, error) {
-	r, err := ossltest.Handshake(client, server, ossltest.Options{Session: sess, CacheKey: clientKey})
+	return p.tryEarly(client, server, sess, nil)
+}
+
+// tryEarly is try with early data: the client writes early (when not
+// empty) before the handshake, and the server reads what it accepts.
+func (p *probe) tryEarly(client, server *ossl.Ctx, sess *ossl.Session, early []byte) (*ossltest.Result, error) {
+	r, err := ossltest.Handshake(client, server, ossltest.Options{Session: sess, CacheKey: clientKey, EarlyData: early})
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +205,8 @@ type recorder struct {
 	log []string
 	ids [][]byte // IDs looked up, in order
 	mem *store.Memory
+	// singleUse makes a hit take the session out of the store.
+	singleUse bool
 }
 
 func newRecorder() *recorder { return &recorder{mem: store.NewMemory(store.MemoryOptions{})} }
@@ -214,6 +234,9 @@ func (r *recorder) Put(ctx context.Context, s *ossl.Session) error {
 
 func (r *recorder) Get(ctx context.Context, id []byte) (*ossl.Session, error) {
 	s, err := r.mem.Get(ctx, id)
+	if s != nil && r.singleUse {
+		err = r.mem.Delete(ctx, id)
+	}
 	r.mu.Lock()
 	r.ids = append(r.ids, append([]byte(nil), id...))
 	if s != nil {
