@@ -301,6 +301,13 @@ func (f *ExpectationsFile) Record(rep Report, releaseLine string) {
 		i := slices.IndexFunc(f.Rows, func(x ExpectedRow) bool { return x.Claim == r.Claim && x.Variant == r.Variant })
 		if i < 0 {
 			i = prev + 1
+			if at := reportIndex(r.Claim, string(r.Variant)); at >= 0 {
+				// Its place in report order, also for a partial run
+				// (-run) whose first row is new.
+				for i < len(f.Rows) && reportIndex(f.Rows[i].Claim, string(f.Rows[i].Variant)) < at {
+					i++
+				}
+			}
 			f.Rows = slices.Insert(f.Rows, i, ExpectedRow{Expectation: Expectation{Claim: r.Claim, Variant: r.Variant, Status: r.Status, Reason: todoReason(r)}})
 		}
 		prev = i
@@ -318,6 +325,21 @@ func (f *ExpectationsFile) Record(rep Report, releaseLine string) {
 			x.Overrides[releaseLine] = Override{Status: r.Status, Reason: todoReason(r)}
 		}
 	}
+}
+
+// reportIndex is the place of a claim's variant in report order (the
+// order of claims.md), or -1 for one it does not list.
+func reportIndex(claim, variant string) int {
+	n := 0
+	for _, c := range registry {
+		for _, v := range c.Variants {
+			if c.ID == claim && v == variant {
+				return n
+			}
+			n++
+		}
+	}
+	return -1
 }
 
 // todoReason is the reason Record gives a row it writes: none for "holds",

@@ -278,3 +278,22 @@ func TestRecordReason(t *testing.T) {
 	assert.True(t, strings.HasSuffix(back.Rows[0].Reason, "..."))
 	assert.Less(t, len(back.Rows[0].Reason), 140)
 }
+
+// TestRecordPartialRunKeepsReportOrder: a run of some claims (-run) whose
+// first row is new puts it where claims.md orders it, not first.
+func TestRecordPartialRunKeepsReportOrder(t *testing.T) {
+	claims := conformance.Claims()
+	require.GreaterOrEqual(t, len(claims), 3)
+	first, second, third := claims[0], claims[1], claims[2]
+	require.Equal(t, []string{"any"}, first.Variants)
+	require.Equal(t, []string{"any"}, second.Variants)
+	require.Equal(t, []string{"any"}, third.Variants)
+	f := &conformance.ExpectationsFile{ReleaseLines: []string{"3.0"}}
+	f.Record(conformance.Report{Rows: []conformance.Row{row(first.ID, "any", "holds"), row(third.ID, "any", "holds")}}, "3.0")
+	f.Record(conformance.Report{Rows: []conformance.Row{row(second.ID, "any", "holds")}}, "3.0")
+	var got []string
+	for _, r := range f.Rows {
+		got = append(got, r.Claim)
+	}
+	assert.Equal(t, []string{first.ID, second.ID, third.ID}, got)
+}

@@ -197,9 +197,13 @@ func handshakeFailure(err error) string {
 
 // recorder is an ossl.SessionStore over store.Memory that logs every call
 // libssl makes through the bridge, in order: "new", "get(hit)",
-// "get(miss)", "remove". It keeps private copies of the sessions, as an
-// external cache (a database, another process) does: what libssl does to
-// its own objects (a flush marks them not resumable) does not reach them.
+// "get(miss)", "remove". store.Memory stores a private copy of each
+// session (Dup), so what libssl does to its own objects (a flush marks
+// them not resumable) does not reach it; but a hit hands libssl a
+// reference to that copy, so what libssl then does to the session it
+// looked up (a removal under NO_INTERNAL_STORE marks it not resumable)
+// does, as in any in-process store. An external cache (a database,
+// another process) would return a fresh copy each time.
 type recorder struct {
 	mu  sync.Mutex
 	log []string
