@@ -371,6 +371,28 @@ func (p *pair) Shutdown(clientFirst bool) error {
 	return err
 }
 
+func (p *pair) CloseNotify(client bool) (bool, error) {
+	var rc C.int
+	var err error
+	if !p.both(func(cp, sp *C.SSL) {
+		ssl, ns := p.side(client, cp, sp)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		C.ERR_clear_error()
+		var e C.int
+		if rc = C.go_pair_close_notify(ssl, &e, ns); rc < 0 {
+			if e == C.SSL_ERROR_WANT_READ || e == C.SSL_ERROR_WANT_WRITE {
+				err = osslhooks.ErrWouldBlock
+			} else {
+				err = drainErrors("SSL_shutdown", sideName[client]+": "+sslErrorName(e))
+			}
+		}
+	}) {
+		return false, ErrClosed
+	}
+	return rc == 1, err
+}
+
 func (p *pair) Timing() (client, server time.Duration) {
 	// Read under both objects, or, once they are freed, as last left.
 	p.client.mu.Lock()

@@ -171,3 +171,16 @@ int go_pair_shutdown(SSL *first, SSL *second, int *failed, int *ssl_error, int64
 	}
 	return 1;
 }
+
+// go_pair_close_notify makes one SSL_shutdown call on one side: 1 both
+// close_notify alerts are through, 0 this side's was sent and the peer's
+// has not come, -1 failure (SSL_get_error in *ssl_error; WANT_READ while
+// the peer's has not come on a later call).
+int go_pair_close_notify(SSL *ssl, int *ssl_error, int64_t *ns) {
+	int64_t t0 = go_now_ns();
+	int rc = SSL_shutdown(ssl);
+	*ns += go_now_ns() - t0;
+	if (rc < 0)
+		*ssl_error = SSL_get_error(ssl, rc);
+	return rc;
+}

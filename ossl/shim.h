@@ -217,5 +217,6 @@ int go_pair_read(SSL *ssl, void *buf, size_t n, size_t *got, int *ssl_error, int
 int go_pair_write(SSL *ssl, const void *buf, size_t n, size_t *put, int *ssl_error, int64_t *ns);
 int go_pair_hold_writes(SSL *ssl, int on);
 int go_pair_shutdown(SSL *first, SSL *second, int *failed, int *ssl_error, int64_t *first_ns, int64_t *second_ns);
+int go_pair_close_notify(SSL *ssl, int *ssl_error, int64_t *ns);
 
 #endif

@@ -271,3 +271,36 @@ func (s *SSL) VerifyClientPostHandshake() error {
 func (s *SSL) Clear() error {
 	return s.do("SSL_clear", func(p *C.SSL) bool { return C.SSL_clear(p) == 1 })
 }
+
+// HasMatchingSessionID reports whether the internal session cache of the
+// connection's context holds a session with this ID and the connection's
+// protocol version (SSL_has_matching_session_id(3)), under the cache's
+// lock and without changing it: the question SSL_CTX_add_session(3)'s
+// return value answers in C, which AddSession cannot for a session libssl
+// may hold (it adds a copy). libssl files sessions by version and ID, and
+// a connection has no version before its handshake, so ask an SSL that
+// has negotiated the sessions' version. The context is the one given to
+// SSL_new, whose cache serves the connection.
+//
+// See https://docs.openssl.org/master/man3/SSL_CTX_set_generate_session_id/.
+func (s *SSL) HasMatchingSessionID(id []byte) bool {
+	if len(id) == 0 || len(id) > MaxSessionIDLength {
+		return false
+	}
+	r := false
+	s.with(func(p *C.SSL) { r = C.SSL_has_matching_session_id(p, cBytes(id), C.uint(len(id))) == 1 })
+	return r
+}
+
+// KeyUpdate schedules a TLS 1.3 KeyUpdate message (SSL_key_update(3)),
+// asking the peer to update its keys too when requestPeer is set; it goes
+// out with the next write or handshake call.
+//
+// See https://docs.openssl.org/master/man3/SSL_key_update/.
+func (s *SSL) KeyUpdate(requestPeer bool) error {
+	kind := C.int(C.SSL_KEY_UPDATE_NOT_REQUESTED)
+	if requestPeer {
+		kind = C.SSL_KEY_UPDATE_REQUESTED
+	}
+	return s.do("SSL_key_update", func(p *C.SSL) bool { return C.SSL_key_update(p, kind) == 1 })
+}

@@ -32,8 +32,10 @@ type HandshakeResult struct {
 }
 
 // ErrWouldBlock is returned by Pair.Write when the write cannot complete
-// now (SSL_ERROR_WANT_WRITE): the side's writes are held.
-var ErrWouldBlock = errors.New("ossl: the write would block (SSL_ERROR_WANT_WRITE)")
+// now (SSL_ERROR_WANT_WRITE): the side's writes are held; and by
+// Pair.CloseNotify while the peer's close_notify has not come
+// (SSL_ERROR_WANT_READ).
+var ErrWouldBlock = errors.New("ossl: the call would block (SSL_ERROR_WANT_WRITE or SSL_ERROR_WANT_READ)")
 
 // Pair is a live in-memory connection between a client and a server SSL
 // object of package ossl, joined by a BIO pair (BIO_new_bio_pair(3)).
@@ -61,13 +63,17 @@ type Pair interface {
 	HoldWrites(client bool, on bool) error
 	// Shutdown runs a clean close_notify exchange started by one side.
 	Shutdown(clientFirst bool) error
+	// CloseNotify makes one SSL_shutdown call on one side: true once
+	// both close_notify alerts are through; false, nil after sending this
+	// side's; ErrWouldBlock while the peer's has not come.
+	CloseNotify(client bool) (bool, error)
 	// Timing is the time spent inside each side's libssl calls.
 	Timing() (client, server time.Duration)
 }
 
 var (
-	// NewPair joins client and server (*ossl.SSL values, both new) with
-	// a BIO pair.
+	// NewPair joins client and server (*ossl.SSL values: new, or cleared
+	// with SSL_clear) with a new BIO pair.
 	NewPair func(client, server any) (Pair, error)
 	// CallbackCrossingCost is the mean cost of one call from C into an
 	// exported Go function over n calls.

@@ -8,7 +8,8 @@
 //     what each side did.
 //   - Pair is such a connection kept open, driven step by step, for
 //     scenarios such as OpenSSL's own test/sslapitest.c writes: offering a
-//     session on an open connection, a second handshake, a shutdown order.
+//     session on an open connection, a second handshake, a shutdown order
+//     (CloseNotify), an SSL object cleared and joined again (Join).
 //   - NewServer serves a context on a loopback socket, with Dial for
 //     clients and Close, as httptest.NewServer does.
 //   - SessionRecorder, Offering, WriteTicketKeys and NewTicketKey test

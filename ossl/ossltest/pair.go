@@ -34,13 +34,27 @@ func NewPair(client, server *ossl.Ctx) (*Pair, error) {
 		c.Close()
 		return nil, err
 	}
-	p, err := osslhooks.NewPair(c, s)
+	p, err := Join(c, s)
 	if err != nil {
 		c.Close()
 		s.Close()
 		return nil, err
 	}
-	return &Pair{Client: c, Server: s, p: p}, nil
+	return p, nil
+}
+
+// Join joins a client and a server SSL object the caller made, with a new
+// BIO pair that replaces any BIOs they had, and sets their roles: as
+// create_ssl_objects of OpenSSL's tests does when handed an SSL object
+// that already served a connection (made ready again with SSL.Clear, whose
+// client offers its session again). The Pair takes the objects over: its
+// Close frees them. On error the caller keeps them.
+func Join(client, server *ossl.SSL) (*Pair, error) {
+	p, err := osslhooks.NewPair(client, server)
+	if err != nil {
+		return nil, err
+	}
+	return &Pair{Client: client, Server: server, p: p}, nil
 }
 
 // Close frees both SSL objects.
@@ -89,7 +103,8 @@ func (s Side) String() string {
 	return "server"
 }
 
-// ErrWouldBlock is returned by Write while the side's writes are held.
+// ErrWouldBlock is returned by Write while the side's writes are held,
+// and by CloseNotify while the peer's close_notify has not come.
 var ErrWouldBlock = osslhooks.ErrWouldBlock
 
 // Step makes one handshake call (SSL_do_handshake(3)) on one side: to
@@ -132,6 +147,16 @@ func (p *Pair) HoldWrites(s Side, on bool) error { return p.p.HoldWrites(bool(s)
 // Shutdown runs a clean bidirectional close_notify exchange that first
 // starts, so that both sessions stay resumable.
 func (p *Pair) Shutdown(first Side) error { return p.p.Shutdown(bool(first)) }
+
+// CloseNotify makes one SSL_shutdown(3) call on one side, for the
+// orderings Shutdown does not take: the first call sends the side's
+// close_notify and reports false (libssl's 0); a later one reads what the
+// peer sent until its close_notify and reports true once both are through
+// (libssl's 1), or returns ErrWouldBlock while the peer's has not come. An
+// error is libssl's -1, such as application data arriving where the
+// peer's close_notify was awaited. TLS 1.3 tickets read on the way reach
+// the client's session, as with Read.
+func (p *Pair) CloseNotify(s Side) (bool, error) { return p.p.CloseNotify(bool(s)) }
 
 // Timing is the time spent inside each side's libssl calls so far.
 func (p *Pair) Timing() (client, server time.Duration) { return p.p.Timing() }
