@@ -607,8 +607,20 @@ func (c *Ctx) SetTicketKeys(keys ...TicketKey) error {
 // empty one in TLS 1.2, no NewSessionTicket in TLS 1.3). It is an error
 // without keys.
 //
+// OpenSSL 1.1.1 answers a declining key callback on TLS 1.3 with a
+// NewSessionTicket holding an empty ticket, which clients reject: there,
+// holding is refused with an error wrapping errors.ErrUnsupported, naming
+// the release line that has it, unless the context's highest version is
+// TLS 1.2 or lower (SetMaxVersion); a TLS 1.3 connection of a context
+// raised to TLS 1.3 afterwards fails its handshake.
+//
 // See https://docs.openssl.org/master/man3/SSL_CTX_set_tlsext_ticket_key_cb/.
 func (c *Ctx) HoldTicketSealing(hold bool) error {
+	if hold && C.GO_HAVE_TLS13_TICKET_DECLINE == 0 {
+		if v := c.MaxVersion(); v == 0 || v >= VersionTLS13 {
+			return unsupported("HoldTicketSealing on a context that may negotiate TLS 1.3", "3.0")
+		}
+	}
 	return c.do("SSL_CTX_set_tlsext_ticket_key_evp_cb", func(p *C.SSL_CTX) bool {
 		if C.go_ctx_ticket_key_count(p) == 0 {
 			return false

@@ -196,9 +196,15 @@ static int go_ticket_cb(SSL *s, unsigned char *key_name, unsigned char *iv, EVP_
 	int i, ret;
 	if (enc) {
 		// Declining (0) makes libssl send no ticket: an empty one in
-		// TLS 1.2, no NewSessionTicket in TLS 1.3.
-		if ((i = go_tk_find(s, NULL, &k)) < 0)
+		// TLS 1.2, no NewSessionTicket in TLS 1.3. OpenSSL 1.1.1 would
+		// send a malformed TLS 1.3 one: fail the handshake instead
+		// (HoldTicketSealing refuses contexts that may negotiate TLS 1.3
+		// there; this is one raised to it later).
+		if ((i = go_tk_find(s, NULL, &k)) < 0) {
+			if (i == -2 && !GO_HAVE_TLS13_TICKET_DECLINE && SSL_version(s) == TLS1_3_VERSION)
+				return -1;
 			return i == -2 ? 0 : -1;
+		}
 		memcpy(key_name, k.name, 16);
 		if (RAND_bytes(iv, 16) <= 0 || !EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k.aes, iv) || !go_tk_mac_init(hctx, k.hmac))
 			ret = -1;

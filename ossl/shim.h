@@ -129,6 +129,14 @@ size_t go_ssl_get_num_tickets(SSL *s);
 #else
 #define GO_HAVE_NEW_SESSION_TICKET 0
 #endif
+// A ticket key callback that declines (returns 0) makes a TLS 1.3 server
+// send no NewSessionTicket from 3.0 on; 1.1.1 sends one with an empty
+// ticket, which clients reject (construct_stateless_ticket).
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+#define GO_HAVE_TLS13_TICKET_DECLINE 1
+#else
+#define GO_HAVE_TLS13_TICKET_DECLINE 0
+#endif
 int go_ssl_new_session_ticket(SSL *s);
 void go_ssl_set_post_handshake_auth(SSL *s, int on);
 int go_ssl_verify_client_post_handshake(SSL *s);
