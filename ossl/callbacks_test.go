@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"sync"
@@ -596,6 +597,117 @@ func TestMemoryStoreSurvivesInternalFlush(t *testing.T) {
 			res := handshake(t, client, server, ossltest.Options{Session: full.ClientSession})
 			assert.True(t, res.ServerReused, "resumed from the store after the internal cache was flushed")
 			assert.Equal(t, int64(1), server.CallbackStats().GetHits)
+		})
+	}
+}
+
+// signalingClientLRU is a ClientLRU that reports each removal the bridge
+// forwards to it, once done (the bridge forwards client removals from a
+// queue, after libssl's callback has returned, and counts them in
+// CallbackStats.Deleted after this returns: read that one only after the
+// queue is known idle).
+type signalingClientLRU struct {
+	*store.ClientLRU
+	removed chan []byte
+}
+
+func (c *signalingClientLRU) RemoveSession(key string, id []byte) bool {
+	ok := c.ClientLRU.RemoveSession(key, id)
+	c.removed <- id
+	return ok
+}
+
+// TestClientRemovalsReachTheCache (issue 13, items 1 and 2): libssl's
+// client-side removals reach the ClientSessionCache. A server that fails
+// the handshake sends a fatal alert; the client reads it and takes the
+// session it offered out of its cache (the remove callback runs once),
+// through the in-memory driver, which drives both sides to their end, as
+// over a socket. Offering another session on an open connection removes
+// the connection's own (SSL_set_session(3)).
+func TestClientRemovalsReachTheCache(t *testing.T) {
+	const key = "other.test:443"
+	refused := func(t *testing.T, client, server *ossl.Ctx) {
+		require.NoError(t, server.SetServerNameCallback(func(string) (*ossl.Ctx, error) { return nil, ossl.AlertAccessDenied }))
+	}
+	tests := []struct {
+		name string
+		// remove does what makes libssl remove a session the cache
+		// holds, and returns the session's ID and key.
+		remove func(t *testing.T, client, server *ossl.Ctx) (id []byte, key string)
+	}{
+		{"fatal alert/in memory", func(t *testing.T, client, server *ossl.Ctx) ([]byte, string) {
+			refused(t, client, server)
+			p := newPair(t, client, server)
+			require.NoError(t, p.Client.SetServerName("other.test"))
+			offered, err := p.Client.UseClientSessionCache(key)
+			require.NoError(t, err)
+			require.True(t, offered)
+			s := p.Client.Session()
+			defer s.Close()
+			r, err := p.Handshake()
+			require.Error(t, err)
+			assert.Equal(t, ossltest.Failed, r.Server, "the server refused")
+			assert.Equal(t, ossltest.Failed, r.Client, "and the client read its alert")
+			return s.ID(), key
+		}},
+		{"fatal alert/net.Pipe", func(t *testing.T, client, server *ossl.Ctx) ([]byte, string) {
+			refused(t, client, server)
+			a, b := net.Pipe()
+			srv, err := ossl.Server(b, server)
+			require.NoError(t, err)
+			defer srv.Close()
+			cli, err := ossl.Client(a, client, ossl.ClientConfig{ServerName: "other.test", CacheKey: key})
+			require.NoError(t, err)
+			defer cli.Close()
+			s := cli.Session()
+			defer s.Close()
+			done := make(chan error, 1)
+			go func() { done <- srv.Handshake() }()
+			require.Error(t, cli.Handshake())
+			require.Error(t, <-done)
+			return s.ID(), key
+		}},
+		{"SSL_set_session on an open connection", func(t *testing.T, client, server *ossl.Ctx) ([]byte, string) {
+			// A full handshake (a resumption would remove the session it
+			// used, TLS 1.3 tickets being single use).
+			const fresh = "localhost:443"
+			p := newPair(t, client, server)
+			offered, err := p.Client.UseClientSessionCache(fresh)
+			require.NoError(t, err)
+			require.False(t, offered)
+			_, err = p.Handshake()
+			require.NoError(t, err)
+			data, err := p.Read(ossltest.ClientSide, 1) // the new ticket replaces the entry
+			require.NoError(t, err)
+			require.Nil(t, data)
+			s := p.Client.Session()
+			defer s.Close()
+			other, err := ossl.NewSession()
+			require.NoError(t, err)
+			defer other.Close()
+			require.NoError(t, p.Client.SetSession(other))
+			return s.ID(), fresh
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			server, client := newServer(t, tls13), newClient(t, tls13)
+			setMode(t, client, ossl.CacheClient|ossl.CacheNoInternalStore)
+			cache := &signalingClientLRU{ClientLRU: store.NewClientLRU(store.ClientLRUOptions{}), removed: make(chan []byte, 8)}
+			require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: cache}))
+			handshake(t, client, server, ossltest.Options{CacheKey: key, ServerName: "other.test"})
+			require.Equal(t, 1, cache.Len())
+
+			before := client.CallbackStats()
+			id, k := tt.remove(t, client, server)
+			assert.Equal(t, int64(1), client.CallbackStats().RemoveCalls-before.RemoveCalls, "libssl's remove callback runs once")
+			select {
+			case got := <-cache.removed:
+				assert.Equal(t, id, got)
+			case <-time.After(10 * time.Second): // a failsafe, not a measure
+				t.Fatal("the removal never reached the cache")
+			}
+			assert.Nil(t, cache.Get(k), "the cache forgot the session")
 		})
 	}
 }
