@@ -380,8 +380,13 @@ func TestPutAndDeleteFailuresAreCounted(t *testing.T) {
 	removed, err := server.RemoveSession(r.ServerSession)
 	require.NoError(t, err)
 	assert.True(t, removed)
-	// The delete runs after the remove callback, from the queue.
-	require.Eventually(t, func() bool { return server.CallbackStats().RemoveErrors == 1 }, 10*time.Second, time.Millisecond)
+	// The delete runs after the remove callback, from the queue; its
+	// failure is counted, then reported: wait for both.
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return server.CallbackStats().RemoveErrors == 1 && len(events) == 2
+	}, 10*time.Second, time.Millisecond)
 	cs := server.CallbackStats()
 	assert.Equal(t, int64(1), cs.NewCalls)
 	assert.Equal(t, int64(0), cs.Stored)

@@ -120,19 +120,23 @@ func TestAllowEarlyDataCallback(t *testing.T) {
 		stats    ossl.CallbackStats
 		event    ossl.EventKind
 		hasEvent bool
+		// timeout is the callback's deadline: only the store that never
+		// answers meets it, so a loaded machine cannot turn an answer
+		// into a timeout.
+		timeout time.Duration
 	}{
 		{"allow", func(context.Context, ossl.EarlyDataRequest) (bool, error) { return true, nil },
-			ossl.EarlyDataAccepted, ossl.EarlyDataCheckAllowed, ossl.CallbackStats{EarlyDataAllowed: 1}, 0, false},
+			ossl.EarlyDataAccepted, ossl.EarlyDataCheckAllowed, ossl.CallbackStats{EarlyDataAllowed: 1}, 0, false, time.Minute},
 		{"refuse", func(context.Context, ossl.EarlyDataRequest) (bool, error) { return false, nil },
-			ossl.EarlyDataRejected, ossl.EarlyDataCheckRefused, ossl.CallbackStats{EarlyDataRefused: 1}, 0, false},
+			ossl.EarlyDataRejected, ossl.EarlyDataCheckRefused, ossl.CallbackStats{EarlyDataRefused: 1}, 0, false, time.Minute},
 		{"error", func(context.Context, ossl.EarlyDataRequest) (bool, error) { return true, errors.New("store down") },
-			ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1}, ossl.EventStoreError, true},
+			ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1}, ossl.EventStoreError, true, time.Minute},
 		{"panic", func(context.Context, ossl.EarlyDataRequest) (bool, error) { panic("allow") },
-			ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1, Panics: 1}, ossl.EventPanic, true},
+			ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1, Panics: 1}, ossl.EventPanic, true, time.Minute},
 		{"timeout", func(ctx context.Context, _ ossl.EarlyDataRequest) (bool, error) {
 			<-ctx.Done() // a store that never answers: the deadline ends it
 			return true, nil
-		}, ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1, Timeouts: 1}, ossl.EventTimeout, true},
+		}, ossl.EarlyDataRejected, ossl.EarlyDataCheckFailed, ossl.CallbackStats{EarlyDataErrors: 1, Timeouts: 1}, ossl.EventTimeout, true, 50 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			server, client := earlyServer(t, 0), newClient(t, tls13)
@@ -146,7 +150,7 @@ func TestAllowEarlyDataCallback(t *testing.T) {
 					mu.Unlock()
 					return tt.allow(ctx, req)
 				},
-				Timeout: 50 * time.Millisecond,
+				Timeout: tt.timeout,
 				OnEvent: func(ev ossl.Event) {
 					mu.Lock()
 					events = append(events, ev)
