@@ -63,6 +63,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "lifetime of new sessions (0: libssl's default, 7200s)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", proxy.DefaultHandshakeTimeout, "bound on each TLS handshake")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", proxy.DefaultDialTimeout, "bound on connecting to the upstream")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "close a connection that moved no byte either way for this long after its handshake (0: never)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "most connections served at once; beyond, accepting waits for one to end (0: no bound)")
 	fs.StringVar(&o.metrics, "metrics", "", "`address` to serve Prometheus /metrics on (empty: none)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long to wait for open connections before closing them")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
@@ -105,6 +107,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	cfg.SessionIDContext = *sidCtx
 	if cfg.LookupTimeout <= 0 || cfg.HandshakeTimeout <= 0 || cfg.DialTimeout <= 0 || o.shutdownTimeout < 0 || cfg.SessionTimeout < 0 {
 		return usageErr("timeouts must be positive")
+	}
+	if cfg.IdleTimeout < 0 {
+		return usageErr("-idle-timeout must not be negative")
+	}
+	if cfg.MaxConns < 0 {
+		return usageErr("-max-conns must not be negative")
 	}
 	if cfg.SessionTimeout > 0 && cfg.SessionTimeout < time.Second {
 		return usageErr("-session-timeout must be at least 1s")
@@ -159,6 +167,7 @@ func serve(srv *proxy.Server, o serveOptions, log *slog.Logger) int {
 	log.Info("listening", "addr", l.Addr().String(), "upstream", cfg.Upstream, "store", cfg.Store.Text,
 		"cache_mode", cfg.CacheMode.String(), "no_ticket", cfg.NoTicket, "ticket_keys", srv.Ctx().TicketKeyCount(),
 		"sid_ctx", cfg.SessionIDContext, "min_version", cfg.MinVersion.String(), "max_version", cfg.MaxVersion.String(),
+		"idle_timeout", cfg.IdleTimeout.String(), "max_conns", cfg.MaxConns,
 		"openssl", ossl.OpenSSLVersion())
 
 	served := make(chan error, 1)
