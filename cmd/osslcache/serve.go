@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +28,7 @@ type serveOptions struct {
 	logLevel        slog.Level
 	storeText       string
 	cacheMode       ossl.CacheMode
+	arenas          string // what mallocArenas did, for the log
 }
 
 const serveUsage = `usage: osslcache serve -listen ADDR -upstream ADDR -cert FILE -key FILE [flags]
@@ -125,6 +128,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, o.logFormat, o.logLevel)
 	cfg.Logger = log
+	o.arenas = mallocArenas()
 	srv, err := proxy.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "osslcache serve: %v\n", err)
@@ -167,7 +171,7 @@ func serve(srv *proxy.Server, o serveOptions, log *slog.Logger) int {
 	log.Info("listening", "addr", l.Addr().String(), "upstream", cfg.Upstream, "store", cfg.Store.Text,
 		"cache_mode", cfg.CacheMode.String(), "no_ticket", cfg.NoTicket, "ticket_keys", srv.Ctx().TicketKeyCount(),
 		"sid_ctx", cfg.SessionIDContext, "min_version", cfg.MinVersion.String(), "max_version", cfg.MaxVersion.String(),
-		"idle_timeout", cfg.IdleTimeout.String(), "max_conns", cfg.MaxConns,
+		"idle_timeout", cfg.IdleTimeout.String(), "max_conns", cfg.MaxConns, "malloc_arena_max", o.arenas,
 		"openssl", ossl.OpenSSLVersion())
 
 	served := make(chan error, 1)
@@ -207,6 +211,24 @@ func serve(srv *proxy.Server, o serveOptions, log *slog.Logger) int {
 	}
 	log.Info("stopped", "exit_code", code)
 	return code
+}
+
+// mallocArenas caps glibc's malloc arenas at GOMAXPROCS (at least 2)
+// unless MALLOC_ARENA_MAX says otherwise, and says what is in force. glibc
+// gives each thread that allocates an arena of its own, up to eight per
+// core, and each keeps the memory freed into it; libssl allocates on
+// whichever of Go's threads runs a handshake, and Go starts a thread for
+// each cgo call that blocks a P, so RSS grew by tens of megabytes over
+// bursts of handshakes with little in use (docs/proxy.md#memory).
+func mallocArenas() string {
+	if v, ok := os.LookupEnv("MALLOC_ARENA_MAX"); ok {
+		return v + " (MALLOC_ARENA_MAX)"
+	}
+	n := max(2, runtime.GOMAXPROCS(0))
+	if !limitMallocArenas(n) {
+		return "libc default"
+	}
+	return strconv.Itoa(n)
 }
 
 func parseVersion(s string) (ossl.Version, error) {

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -479,4 +480,33 @@ func TestServeLimits(t *testing.T) {
 	assert.Equal(t, 1.0, scrape()["osslcache_proxy_idle_timeouts_total"])
 	next := testutil.DialGo(t, p.addr, f.cert.GoClientConfig(ossl.VersionTLS13))
 	require.NoError(t, ossltest.Exchange(next, "again"), "then the next is served")
+}
+
+// TestMallocArenas: serve caps glibc's arenas at GOMAXPROCS (at least 2)
+// unless MALLOC_ARENA_MAX is set, which it leaves to glibc.
+func TestMallocArenas(t *testing.T) {
+	tests := []struct {
+		name, env string
+		set       bool
+		want      string
+	}{
+		{"MALLOC_ARENA_MAX set", "3", true, "3 (MALLOC_ARENA_MAX)"},
+		{"MALLOC_ARENA_MAX empty", "", true, " (MALLOC_ARENA_MAX)"},
+		{"unset", "", false, strconv.Itoa(max(2, runtime.GOMAXPROCS(0)))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.set {
+				t.Setenv("MALLOC_ARENA_MAX", tt.env)
+			} else {
+				t.Setenv("MALLOC_ARENA_MAX", "")
+				require.NoError(t, os.Unsetenv("MALLOC_ARENA_MAX"))
+			}
+			want := tt.want
+			if !tt.set && !limitMallocArenas(max(2, runtime.GOMAXPROCS(0))) {
+				want = "libc default" // not glibc
+			}
+			assert.Equal(t, want, mallocArenas())
+		})
+	}
 }
