@@ -23,18 +23,25 @@
 # tickets), full TLS 1.2, full TLS 1.3 (s_time -reuse or -new, -tls1_2 or
 # -tls1_3). Every cell is preceded, once per peer, by a one-second warm-up.
 #
-# Installs nginx, libnginx-mod-stream, haproxy, redis-server, openssl and
-# iproute2 (ss) from Debian when missing; builds ./cmd/osslcache.
+# Then the same without TLS, as the floor of what Go's runtime costs per
+# proxied connection: nginx's stream module (the same process, a server
+# without ssl) and internal/plainproxy (net and io.Copy), 1000 x SECONDS
+# new connections a cell, from CLIENTS h2load --h1 clients sending
+# Connection: close (h2load's -D hangs with it).
+#
+# Installs nginx, libnginx-mod-stream, haproxy, redis-server, openssl,
+# nghttp2-client (h2load) and iproute2 (ss) from Debian when missing;
+# builds ./cmd/osslcache and ./internal/plainproxy.
 #
 # Usage: scripts/proxy-bench.sh [-seconds S] [-rounds R] [-clients C]
 #                               [-idle N] [-peers "nginx haproxy ..."]
 #   -seconds  length of each s_time run (6)
-#   -rounds   rounds; the table shows medians (3)
+#   -rounds   rounds; the table shows medians (3; 0 skips the CPU table)
 #   -clients  parallel s_time processes (2)
 #   -idle     idle connections held for the memory measurement; 0 skips it
 #             (1000)
 #   -peers    which peers, nginx first (all five)
-# Ports PROXY_BENCH_PORT (19400: the upstream) to PROXY_BENCH_PORT+5 (the
+# Ports PROXY_BENCH_PORT (19400: the upstream) to PROXY_BENCH_PORT+7 (the
 # peers) and PROXY_BENCH_PORT+9 (Redis), on 127.0.0.1. Exits non-zero if a
 # connection failed, a resumed row did not resume or nothing came back
 # from the upstream.
@@ -57,14 +64,15 @@ read -ra peers <<<"$peers"
 [[ ${peers[0]} == nginx ]] || { echo "proxy-bench: -peers must start with nginx (the ratios' base)" >&2; exit 2; }
 base=${PROXY_BENCH_PORT:-19400}
 upport=$base
-declare -A port=([nginx]=$((base + 1)) [haproxy]=$((base + 2)) [serve-memory]=$((base + 3)) [serve-none]=$((base + 4)) [serve-redis]=$((base + 5)))
+declare -A port=([nginx]=$((base + 1)) [haproxy]=$((base + 2)) [serve-memory]=$((base + 3)) [serve-none]=$((base + 4)) [serve-redis]=$((base + 5))
+	[nginx-plain]=$((base + 6)) [go-plain]=$((base + 7)))
 redisport=$((base + 9))
 
 log() { echo "proxy-bench: $*" >&2; }
 
 . scripts/bench-lib.sh
 bench_install nginx:nginx /usr/lib/nginx/modules/ngx_stream_module.so:libnginx-mod-stream haproxy:haproxy \
-	openssl:openssl redis-server:redis-server ss:iproute2
+	openssl:openssl redis-server:redis-server ss:iproute2 h2load:nghttp2-client
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
@@ -87,6 +95,7 @@ cat "$tmp/cert.pem" "$tmp/key.pem" >"$tmp/haproxy.pem"
 printf 'k1:%s\n' "$(head -c 32 /dev/urandom | base64)" >"$tmp/redis.keys"
 chmod 600 "$tmp/redis.keys"
 go build -o "$tmp/osslcache" ./cmd/osslcache
+go build -o "$tmp/plainproxy" ./internal/plainproxy
 
 # ---- the upstream and the peers ----
 
@@ -134,9 +143,21 @@ start_peer() { # peer
     ssl_session_tickets off;
     proxy_pass 127.0.0.1:$upport;
   }
+  server {
+    listen 127.0.0.1:${port[nginx-plain]};
+    proxy_pass 127.0.0.1:$upport;
+  }
 }"
 		bench_wait_port "$pp"
 		pids[nginx]="$(cat "$tmp/nginx.pid") $(pgrep -P "$(cat "$tmp/nginx.pid")" | tr '\n' ' ')"
+		pids[nginx-plain]=${pids[nginx]}
+		return
+		;;
+	go-plain)
+		"$tmp/plainproxy" "127.0.0.1:$pp" "127.0.0.1:$upport" 2>"$tmp/go-plain.log" &
+		pids[go-plain]=$!
+		bgpids+=($!)
+		bench_wait_port "$pp" || { cat "$tmp/go-plain.log" >&2; exit 1; }
 		return
 		;;
 	haproxy)
@@ -276,6 +297,7 @@ for r in $(seq 1 "$rounds"); do
 	done
 done
 
+((rounds > 0)) && {
 echo
 echo "CPU time per handshake, µs (median of $rounds rounds), and its ratio to nginx's (median of the rounds' ratios; range):"
 echo
@@ -307,6 +329,54 @@ for row in "${rows[@]}"; do
 	done
 done
 echo
+}
+
+# ---- the floor: proxying without TLS ----
+
+# h2load_run PEER SECONDS: CLIENTS h2load clients, a connection per
+# request; sets n (requests that succeeded) and us (CPU µs per connection).
+h2load_run() {
+	local p=$1 secs=$2 t0 t1 total
+	# shellcheck disable=SC2086
+	t0=$(cpu_ticks ${pids[$p]})
+	timeout 300 h2load --h1 -c "$clients" -n $((secs * 1000)) -H 'Connection: close' "http://127.0.0.1:${port[$p]}/" >"$tmp/h2load.out" 2>&1 || true
+	# shellcheck disable=SC2086
+	t1=$(cpu_ticks ${pids[$p]})
+	read -r total n < <(sed -n 's/^requests: \([0-9]*\) total, [0-9]* started, [0-9]* done, \([0-9]*\) succeeded.*/\1 \2/p' "$tmp/h2load.out") || true
+	n=${n:-0}
+	if ((n == 0 || n + 2 * clients < ${total:-0})); then
+		log "$p: h2load failed (${n} of ${total:-0} succeeded):"
+		tail -n 5 "$tmp/h2load.out" >&2
+		failed=1
+	fi
+	us=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print 0 }')
+}
+
+if ((rounds > 0)) && [[ " ${peers[*]} " == *" nginx "* ]]; then
+	start_peer go-plain
+	h2load_run go-plain 1 # warm-up
+	h2load_run nginx-plain 1
+	declare -A plain=() plainratios=() this=()
+	for r in $(seq 1 "$rounds"); do
+		order=(nginx-plain go-plain)
+		((r % 2 == 0)) && order=(go-plain nginx-plain)
+		for p in "${order[@]}"; do
+			h2load_run "$p" "$seconds"
+			this[$p]=$us
+			plain[$p]+="$us "
+			log "round $r, plaintext, $p: $n connections, $us µs CPU each"
+		done
+		plainratios[go-plain]+="$(awk -v a="${this[go-plain]}" -v b="${this[nginx-plain]}" 'BEGIN { if (b > 0) printf "%.4f", a / b; else print 0 }') "
+	done
+	echo
+	echo "Without TLS, the floor: CPU time per proxied connection, µs (median of $rounds rounds), h2load --h1 -c $clients -n $((seconds * 1000)) -H Connection:close:"
+	echo
+	echo "| proxy | µs per connection | ratio to nginx |"
+	echo "|---|---:|---:|"
+	printf '| nginx stream, no ssl | %.0f | |\n' "$(bench_median <<<"${plain[nginx-plain]}")"
+	printf '| Go: net + io.Copy (internal/plainproxy) | %.0f | %.2fx (%s) |\n' "$(bench_median <<<"${plain[go-plain]}")" \
+		"$(bench_median <<<"${plainratios[go-plain]}")" "$(bench_range '%.2f' <<<"${plainratios[go-plain]}")"
+fi
 
 # ---- memory per idle established connection ----
 
