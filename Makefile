@@ -14,7 +14,7 @@ PKGS     := ./...
 FUZZTIME ?= 20s
 SOAK_N   ?= 1000000
 
-.PHONY: setup setup-matrix conform test vet leakcheck stress stress-quick fuzz soak bench redis-bench http-bench adapters conformance-matrix ci clean
+.PHONY: setup setup-matrix conform test vet leakcheck stress stress-quick fuzz soak bench redis-bench http-bench proxy-bench adapters conformance-matrix ci clean
 
 ## setup: what building and testing needs (gcc, libssl headers, Redis)
 setup:
@@ -101,6 +101,18 @@ HTTP_BENCH_HN ?= 2000
 HTTP_BENCH_ROUNDS ?= 3
 http-bench: setup
 	bash scripts/http-bench.sh -n $(HTTP_BENCH_N) -hn $(HTTP_BENCH_HN) -rounds $(HTTP_BENCH_ROUNDS)
+
+## proxy-bench: osslcache serve (memory store, internal cache, Redis)
+## against nginx (stream module) and HAProxy terminating TLS in front of
+## the same upstream: CPU time per handshake under openssl s_time, resumed
+## and full, TLS 1.2 and 1.3, with ratios to nginx; then memory per idle
+## connection (installs nginx, libnginx-mod-stream and haproxy when
+## missing). Short: make proxy-bench PROXY_BENCH_SECONDS=2 PROXY_BENCH_ROUNDS=1
+PROXY_BENCH_SECONDS ?= 6
+PROXY_BENCH_ROUNDS ?= 3
+PROXY_BENCH_IDLE ?= 1000
+proxy-bench: setup
+	bash scripts/proxy-bench.sh -seconds $(PROXY_BENCH_SECONDS) -rounds $(PROXY_BENCH_ROUNDS) -idle $(PROXY_BENCH_IDLE)
 
 ## adapters: the libp2p/go-openssl adapter on the machine's libssl, and the
 ## spacemonkeygo/openssl one (OpenSSL 1.1.x only) in the 1.1.1 image

@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 )
@@ -29,10 +31,18 @@ const (
 	closeNotifyTimeout = 5 * time.Second
 )
 
-// Conn is a TLS connection over a net.Conn, served by libssl: an SSL object
+// Conn is a TLS connection over a net.Conn, served by libssl. It
+// implements net.Conn, in the shape of crypto/tls.Conn. Make one with
+// Server or Client.
+//
+// Over a *net.TCPConn, libssl reads and writes the socket itself, through
+// a BIO of this package that is handed the descriptor for the length of
+// each call, and the connection waits for the socket in Go's network
+// poller (syscall.RawConn): no copy, no Go buffer, and libssl's buffers
+// are released while empty (SSL_MODE_RELEASE_BUFFERS), so an idle
+// connection holds little. Over any other net.Conn, the SSL object is
 // joined to a BIO pair (BIO_new_bio_pair(3)) whose network end this type
-// pumps to and from the net.Conn. It implements net.Conn, in the shape of
-// crypto/tls.Conn. Make one with Server or Client.
+// pumps to and from the net.Conn.
 //
 // Read and Write may be called from two goroutines at once (a proxy copies
 // both directions), and Close or any other method from a third. Every
@@ -43,6 +53,8 @@ const (
 type Conn struct {
 	conn   net.Conn
 	server bool
+	// rc is the socket libssl reads and writes (nil over a pair).
+	rc syscall.RawConn
 
 	// mu guards every libssl call on c and its release.
 	mu      sync.Mutex
@@ -57,6 +69,7 @@ type Conn struct {
 	readMu  sync.Mutex // one reader of the net.Conn at a time
 	rbuf    []byte     // bytes read from conn before they go into the pair
 	readErr error      // sticky error of Read
+	peekBuf [1]byte    // WriteTo's wait for data (readMu)
 
 	writeMu    sync.Mutex // serializes Write and close_notify
 	notifySent bool       // close_notify was queued (under writeMu)
@@ -73,8 +86,8 @@ type Conn struct {
 // connC is a Conn's C side, released in one call (go_conn_free).
 type connC struct {
 	ssl  *C.SSL
-	bio  *C.BIO         // network end of the pair
-	wbuf unsafe.Pointer // C memory SSL_write reads from (maxPlaintext bytes)
+	bio  *C.BIO         // network end of the pair; nil over a socket
+	wbuf unsafe.Pointer // C memory a write not yet completed reads from, or nil
 }
 
 func (c *connC) free() { C.go_conn_free(c.ssl, c.bio, c.wbuf) }
@@ -119,26 +132,25 @@ func newConn(conn net.Conn, ctx *Ctx, server bool, cfg ClientConfig) (*Conn, err
 		return nil, errors.New("ossl: nil net.Conn")
 	}
 	cc := &connC{}
+	rc := socketOf(conn)
 	err := ctx.do("SSL_new", func(p *C.SSL_CTX) bool {
 		if cc.ssl = C.SSL_new(p); cc.ssl == nil {
 			return false
 		}
-		if cc.bio = C.go_conn_attach(cc.ssl, pairBufSize, b2i(server)); cc.bio == nil {
-			return false
+		if rc != nil {
+			return C.go_conn_attach_socket(cc.ssl, b2i(server)) == 1
 		}
-		cc.wbuf = C.malloc(maxPlaintext)
-		return cc.wbuf != nil
+		cc.bio = C.go_conn_attach(cc.ssl, pairBufSize, b2i(server))
+		return cc.bio != nil
 	})
 	if err != nil {
 		cc.free()
 		return nil, err
 	}
-	c := &Conn{
-		conn:   conn,
-		server: server,
-		c:      cc,
-		rbuf:   make([]byte, pairBufSize),
-		fbuf:   make([]byte, pairBufSize),
+	c := &Conn{conn: conn, server: server, rc: rc, c: cc}
+	if rc == nil {
+		c.rbuf = make([]byte, pairBufSize)
+		c.fbuf = make([]byte, pairBufSize)
 	}
 	c.cleanup = runtime.AddCleanup(c, (*connC).free, cc)
 	if !server {
@@ -148,6 +160,25 @@ func newConn(conn net.Conn, ctx *Ctx, server bool, cfg ClientConfig) (*Conn, err
 		}
 	}
 	return c, nil
+}
+
+// forceBIOPair makes every new Conn use a BIO pair, for tests of that
+// path over sockets.
+var forceBIOPair atomic.Bool
+
+// socketOf returns the socket of conn that libssl can read and write
+// itself, or nil: only a *net.TCPConn's (a wrapper's net.Conn methods may
+// do more than the socket's).
+func socketOf(conn net.Conn) syscall.RawConn {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok || forceBIOPair.Load() {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 func (c *Conn) setupClient(cfg ClientConfig) error {
@@ -209,32 +240,186 @@ func sslErrorName(e C.int) string {
 	return fmt.Sprintf("SSL_get_error %d", int(e))
 }
 
+// connOp is one libssl call on a connection, made with mu held: fd is
+// the socket's descriptor (over a socket, during a RawConn callback, so it
+// stays open through the call), -1 over a pair.
+type connOp func(cc *connC, fd C.int, r *C.go_conn_res)
+
 // call runs one libssl call on the connection; the caller holds mu. The
 // call, SSL_get_error and the draining of the error queue happen on one OS
 // thread. err is set for fatal results (not for WANT_READ, WANT_WRITE or
 // ZERO_RETURN, which the caller handles).
-func (c *Conn) call(op string, f func(cc *connC, r *C.go_conn_res)) (C.go_conn_res, error) {
+func (c *Conn) call(op string, fd C.int, f connOp) (C.go_conn_res, error) {
 	var r C.go_conn_res
 	if c.c == nil {
 		return r, net.ErrClosed
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	f(c.c, &r)
+	f(c.c, fd, &r)
 	switch r.err {
 	case C.SSL_ERROR_NONE, C.SSL_ERROR_WANT_READ, C.SSL_ERROR_WANT_WRITE, C.SSL_ERROR_ZERO_RETURN:
 		return r, nil
 	}
 	detail := sslErrorName(r.err)
-	if r.err == C.SSL_ERROR_SYSCALL {
+	if r.err == C.SSL_ERROR_SYSCALL && c.rc == nil {
 		detail += " (unexpected end of the BIO pair)"
 	}
 	return r, drainErrors(op, detail)
 }
 
+// io makes the libssl call f, again as long as it wants the network, and
+// returns its last result, never WANT_READ or WANT_WRITE, or what ended
+// it: a libssl failure (*Error; the alert libssl wrote is sent), or the
+// transport's error (io.EOF when the peer ended the stream; a deadline
+// that passed). Over a socket, what the call wrote is sent before io
+// returns, and io waits in the network poller for the socket to be
+// readable (WANT_READ) or writable (to send the rest); write says that
+// the call writes (SSL_write, SSL_shutdown), and is made on the writing
+// side of the socket, not the reading one where a Read may be waiting.
+// Over a pair, io sends what libssl wrote and reads more (flush, fill);
+// what a final result leaves in the pair is the caller's to flush.
+func (c *Conn) io(op string, write bool, f connOp) (C.go_conn_res, error) {
+	if c.rc != nil {
+		return c.ioSocket(op, write, f)
+	}
+	for {
+		c.mu.Lock()
+		r, err := c.call(op, -1, f)
+		c.mu.Unlock()
+		if err != nil {
+			_ = c.flush() // the alert, if libssl wrote one
+			return r, err
+		}
+		switch r.err {
+		case C.SSL_ERROR_WANT_WRITE:
+			if err := c.flush(); err != nil {
+				return r, err
+			}
+		case C.SSL_ERROR_WANT_READ:
+			if r.pending > 0 {
+				if err := c.flush(); err != nil {
+					return r, err
+				}
+			}
+			if err := c.fill(); err != nil {
+				return r, err
+			}
+		default:
+			return r, nil
+		}
+	}
+}
+
+// ioSocket is io over a socket. The call is made inside the RawConn's
+// Read or Write callback, which keeps the descriptor open through it; a
+// call that wants to read waits in the same RawConn Read, whose poller
+// wait is armed before the call, so data that arrives between the call
+// and the wait is not missed.
+func (c *Conn) ioSocket(op string, write bool, f connOp) (C.go_conn_res, error) {
+	var r C.go_conn_res
+	var err error
+	for {
+		try := func(fd uintptr) bool {
+			c.mu.Lock()
+			r, err = c.call(op, C.int(fd), f)
+			c.mu.Unlock()
+			// Wait until readable and call again while the call wants
+			// to read, the stream is open and nothing the call wrote
+			// waits to be sent.
+			return write || err != nil || r.err != C.SSL_ERROR_WANT_READ ||
+				r.eof != 0 || r.rerr != 0 || r.wrote > 0 && r.wpend > 0 || r.werr != 0
+		}
+		var perr error
+		if write {
+			perr = c.rc.Write(try)
+		} else {
+			perr = c.rc.Read(try)
+		}
+		if perr != nil {
+			return r, c.pollError(write, perr)
+		}
+		// Send what the call wrote before waiting for anything else (a
+		// flight before its answer). Bytes a call finds waiting and
+		// did not write are a Write's, which sends them: a Read must
+		// not wait behind it for the socket to drain.
+		if r.wrote > 0 && r.wpend > 0 && r.werr == 0 {
+			if serr := c.sendRest(&r); serr != nil && err == nil {
+				return r, serr
+			}
+		}
+		switch {
+		case err != nil:
+			return r, err
+		case r.werr != 0:
+			return r, c.socketError("write", syscall.Errno(r.werr))
+		case r.err == C.SSL_ERROR_WANT_READ && r.eof != 0:
+			return r, io.EOF
+		case r.err == C.SSL_ERROR_WANT_READ && r.rerr != 0:
+			return r, c.socketError("read", syscall.Errno(r.rerr))
+		case r.err == C.SSL_ERROR_WANT_READ:
+			write = false // after sending the rest, or from the writing side
+		case r.err == C.SSL_ERROR_WANT_WRITE:
+			// The socket BIO takes every write; libssl wants to write
+			// only when sending failed, which werr reports.
+			return r, fmt.Errorf("ossl: unexpected SSL_ERROR_WANT_WRITE in %s", op)
+		default:
+			return r, nil
+		}
+	}
+}
+
+// sendRest sends what a call over the socket left unsent, waiting until
+// the socket takes it; r gets the outcome.
+func (c *Conn) sendRest(r *C.go_conn_res) error {
+	perr := c.rc.Write(func(fd uintptr) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.c == nil {
+			r.wpend = 0
+			return true
+		}
+		C.go_conn_send(c.c.ssl, C.int(fd), r)
+		return r.wpend == 0 || r.werr != 0
+	})
+	switch {
+	case perr != nil:
+		return c.pollError(true, perr)
+	case r.werr != 0:
+		return c.socketError("write", syscall.Errno(r.werr))
+	}
+	return nil
+}
+
+// socketError is a failed recv or send as net.Conn's Read or Write
+// reports a failed read or write.
+func (c *Conn) socketError(op string, errno syscall.Errno) error {
+	return &net.OpError{Op: op, Net: c.conn.LocalAddr().Network(), Source: c.conn.LocalAddr(), Addr: c.conn.RemoteAddr(),
+		Err: os.NewSyscallError(op, errno)}
+}
+
+// pollError is the error of a wait on the socket (a deadline, a closed
+// connection) as a Read or Write of the net.Conn reports it.
+func (c *Conn) pollError(write bool, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		e := *oe
+		e.Op, e.Source, e.Addr = "read", c.conn.LocalAddr(), c.conn.RemoteAddr()
+		if write {
+			e.Op = "write"
+		}
+		return &e
+	}
+	return err
+}
+
 // flush moves everything libssl wrote into the pair to the net.Conn, in
 // order: one goroutine at a time drains the pair and writes what it took.
+// Over a socket, libssl wrote to it itself: nothing is left.
 func (c *Conn) flush() error {
+	if c.rc != nil {
+		return nil
+	}
 	c.flushMu.Lock()
 	defer c.flushMu.Unlock()
 	if c.flushErr != nil {
@@ -258,8 +443,8 @@ func (c *Conn) flush() error {
 }
 
 // fill reads once from the net.Conn, without holding mu, and hands what
-// came to libssl. The caller is the only reader (readMu, or the
-// handshake).
+// came to libssl through the pair. The caller is the only reader (readMu,
+// or the handshake).
 func (c *Conn) fill() error {
 	c.mu.Lock()
 	room := 0
@@ -313,30 +498,24 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if c.hsErr != nil {
 		return c.hsErr
 	}
-	var interrupted chan error
-	var done chan struct{}
+	var stop func() bool
+	var interrupted chan struct{}
 	if ctx.Done() != nil {
-		done = make(chan struct{})
-		interrupted = make(chan error, 1)
-		go func() {
-			select {
-			case <-ctx.Done():
-				_ = c.conn.SetDeadline(time.Unix(1, 0))
-				interrupted <- ctx.Err()
-			case <-done:
-				interrupted <- nil
-			}
-		}()
+		interrupted = make(chan struct{})
+		stop = context.AfterFunc(ctx, func() {
+			_ = c.conn.SetDeadline(time.Unix(1, 0))
+			close(interrupted)
+		})
 	}
 	err := c.handshake()
-	if done != nil {
-		close(done)
-		// A context that ended wins over the network error it caused (or
-		// over success: the connection's deadline is spoiled), not over
-		// a TLS failure of the handshake itself.
+	if stop != nil && !stop() {
+		// ctx ended: it wins over the network error it caused (or over
+		// success: the connection's deadline is spoiled), not over a TLS
+		// failure of the handshake itself.
+		<-interrupted
 		var tlsErr *Error
-		if ctxErr := <-interrupted; ctxErr != nil && !errors.As(err, &tlsErr) {
-			err = ctxErr
+		if !errors.As(err, &tlsErr) {
+			err = ctx.Err()
 		}
 	}
 	if err != nil {
@@ -351,43 +530,30 @@ func (c *Conn) handshake() error {
 	if err := c.drainEarlyData(); err != nil {
 		return err
 	}
-	for {
-		c.mu.Lock()
-		r, err := c.call("SSL_do_handshake", func(cc *connC, r *C.go_conn_res) { C.go_conn_handshake(cc.ssl, cc.bio, r) })
-		c.mu.Unlock()
-		if err != nil {
-			_ = c.flush() // the alert, if libssl wrote one
-			return err
-		}
-		if r.rc == 1 {
-			return c.flush()
-		}
-		if err := c.pump(r); err != nil {
-			return err
-		}
+	r, err := c.io("SSL_do_handshake", false, func(cc *connC, fd C.int, r *C.go_conn_res) {
+		C.go_conn_handshake(cc.ssl, cc.bio, fd, r)
+	})
+	if err != nil {
+		return handshakeError(err)
 	}
+	if r.rc == 1 {
+		return c.flush()
+	}
+	return unexpectedInHandshake(r)
 }
 
-// pump serves a call that wants to be retried: it sends what libssl wrote,
-// and reads more when libssl wants to read. The caller holds hsMu.
-func (c *Conn) pump(r C.go_conn_res) error {
-	switch r.err {
-	case C.SSL_ERROR_WANT_WRITE:
-		return c.flush()
-	case C.SSL_ERROR_WANT_READ:
-		if r.pending > 0 {
-			if err := c.flush(); err != nil {
-				return err
-			}
-		}
-		if err := c.fill(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("ossl: connection closed during the TLS handshake: %w", io.ErrUnexpectedEOF)
-			}
-			return err
-		}
-		return nil
-	case C.SSL_ERROR_ZERO_RETURN:
+// handshakeError says that the stream ended during the handshake.
+func handshakeError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("ossl: connection closed during the TLS handshake: %w", io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// unexpectedInHandshake is the error of a handshake call that neither
+// completed nor failed.
+func unexpectedInHandshake(r C.go_conn_res) error {
+	if r.err == C.SSL_ERROR_ZERO_RETURN {
 		return fmt.Errorf("ossl: peer sent close_notify during the TLS handshake: %w", io.ErrUnexpectedEOF)
 	}
 	return fmt.Errorf("ossl: unexpected %s during the TLS handshake", sslErrorName(r.err))
@@ -403,6 +569,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	return c.read(b, false)
+}
+
+// read is Read, with readMu held; with peek, it waits for data without
+// taking it (SSL_peek). It returns early data the handshake read past
+// first.
+func (c *Conn) read(b []byte, peek bool) (int, error) {
 	if c.readErr != nil {
 		return 0, c.readErr
 	}
@@ -411,6 +584,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	if len(c.early.unread) > 0 {
 		// Early data the handshake read past (ReadEarlyData).
+		if peek {
+			return 1, nil
+		}
 		n := copy(b, c.early.unread)
 		c.early.unread = c.early.unread[n:]
 		return n, nil
@@ -418,60 +594,86 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if len(b) > 1<<30 {
 		b = b[:1<<30]
 	}
-	for {
-		c.mu.Lock()
-		r, err := c.call("SSL_read", func(cc *connC, r *C.go_conn_res) {
-			C.go_conn_read(cc.ssl, cc.bio, unsafe.Pointer(&b[0]), C.int(len(b)), r)
-		})
-		c.mu.Unlock()
-		if err != nil {
-			_ = c.flush()
+	r, err := c.io("SSL_read", false, func(cc *connC, fd C.int, r *C.go_conn_res) {
+		C.go_conn_read(cc.ssl, cc.bio, fd, unsafe.Pointer(&b[0]), C.int(len(b)), b2i(peek), r)
+	})
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.EOF
+			c.mu.Lock()
+			if c.c != nil && C.go_conn_partial(c.c.ssl) == 1 {
+				err = io.ErrUnexpectedEOF
+			}
+			c.mu.Unlock()
+		}
+		if !netTimeout(err) {
 			c.readErr = err
-			return 0, err
 		}
-		if r.rc > 0 {
-			if r.pending > 0 {
-				// libssl answered something (a key update) while reading.
-				_ = c.flush()
-			}
-			return int(r.rc), nil
-		}
-		switch r.err {
-		case C.SSL_ERROR_ZERO_RETURN:
-			c.readErr = io.EOF
-			return 0, io.EOF
-		case C.SSL_ERROR_WANT_WRITE:
-			if err := c.flush(); err != nil {
-				return 0, err
-			}
-		case C.SSL_ERROR_WANT_READ:
-			if r.pending > 0 {
-				if err := c.flush(); err != nil {
-					return 0, err
-				}
-			}
-			if err := c.fill(); err != nil {
-				if errors.Is(err, io.EOF) {
-					err = io.EOF
-					c.mu.Lock()
-					if c.c != nil && C.go_conn_partial(c.c.ssl) == 1 {
-						err = io.ErrUnexpectedEOF
-					}
-					c.mu.Unlock()
-					c.readErr = err
-				} else if !netTimeout(err) {
-					c.readErr = err
-				}
-				return 0, err
-			}
-		}
+		return 0, err
 	}
+	if r.rc > 0 {
+		if r.pending > 0 {
+			// libssl answered something (a key update) while reading.
+			_ = c.flush()
+		}
+		return int(r.rc), nil
+	}
+	// SSL_ERROR_ZERO_RETURN: the peer's close_notify.
+	c.readErr = io.EOF
+	return 0, io.EOF
 }
 
 func netTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// WriteTo writes the connection's application data to w until its end
+// (close_notify, or the end of the stream at a record boundary), as
+// io.Copy does, which calls it. Unlike io.Copy's own loop, it holds a
+// buffer (a pooled one) only while data is there: waiting for the next
+// record takes none, so that many idle connections copied this way hold
+// no buffer each. It returns nil at the end, and the first error of a
+// Read or of w.Write otherwise.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for {
+		c.readMu.Lock()
+		_, err := c.read(c.peekBuf[:], true) // waits without a buffer
+		var n int
+		if err == nil {
+			bp := copyBufs.Get().(*[]byte)
+			n, err = c.read(*bp, false)
+			c.readMu.Unlock()
+			if n > 0 {
+				var werr error
+				n, werr = w.Write((*bp)[:n])
+				total += int64(n)
+				if werr != nil && err == nil {
+					err = werr
+				}
+			}
+			copyBufs.Put(bp)
+		} else {
+			c.readMu.Unlock()
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// copyBufs are WriteTo's buffers: one record's plaintext each.
+var copyBufs = sync.Pool{New: func() any {
+	b := make([]byte, maxPlaintext)
+	return &b
+}}
 
 // Write writes application data, one record of up to 16 KiB at a time,
 // each sent to the net.Conn before the next is made.
@@ -490,25 +692,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 	total := 0
 	for len(b) > 0 {
 		n := min(len(b), maxPlaintext)
-		for {
-			c.mu.Lock()
-			r, err := c.call("SSL_write", func(cc *connC, r *C.go_conn_res) {
-				C.go_conn_write(cc.ssl, cc.bio, cc.wbuf, unsafe.Pointer(&b[0]), C.int(n), r)
-			})
-			c.mu.Unlock()
-			if err != nil {
-				_ = c.flush()
-				return total, err
-			}
-			if r.rc > 0 {
-				break
-			}
-			if r.err == C.SSL_ERROR_WANT_WRITE {
-				if err := c.flush(); err != nil {
-					return total, err
-				}
-				continue
-			}
+		r, err := c.io("SSL_write", true, func(cc *connC, fd C.int, r *C.go_conn_res) {
+			C.go_conn_write(cc.ssl, cc.bio, fd, &cc.wbuf, unsafe.Pointer(&b[0]), C.int(n), r)
+		})
+		if err != nil {
+			return total, err
+		}
+		if r.rc <= 0 {
 			return total, fmt.Errorf("ossl: SSL_write failed: %s (renegotiation is not supported)", sslErrorName(r.err))
 		}
 		if err := c.flush(); err != nil {
@@ -539,18 +729,9 @@ func (c *Conn) closeNotifyLocked() error {
 	}
 	c.notifySent = true
 	_ = c.conn.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
-	var err error
-	for {
-		c.mu.Lock()
-		var r C.go_conn_res
-		r, err = c.call("SSL_shutdown", func(cc *connC, r *C.go_conn_res) { C.go_conn_shutdown(cc.ssl, cc.bio, r) })
-		c.mu.Unlock()
-		if ferr := c.flush(); err == nil {
-			err = ferr
-		}
-		if err != nil || r.err != C.SSL_ERROR_WANT_WRITE {
-			break
-		}
+	_, err := c.io("SSL_shutdown", true, func(cc *connC, fd C.int, r *C.go_conn_res) { C.go_conn_shutdown(cc.ssl, cc.bio, fd, r) })
+	if ferr := c.flush(); err == nil {
+		err = ferr
 	}
 	// Writes after close_notify fail, as in crypto/tls.
 	_ = c.conn.SetWriteDeadline(time.Now())

@@ -45,8 +45,13 @@
 // Several *Ctx over one SSL_CTX share its Go state (stores, counters),
 // which lives in the context's ex_data until libssl frees it.
 //
-// A *Conn owns its SSL object, its BIO pair and its buffers, released
-// together, on one thread, by Close or the garbage collector. A *SSL owns
+// A *Conn owns its SSL object and what it reads and writes through (a
+// socket BIO, or a BIO pair and its buffers), released together, on one
+// thread, by Close or the garbage collector. A socket BIO holds the
+// socket's descriptor only for the length of a libssl call made inside
+// the net.Conn's syscall.RawConn callback, which keeps it open; between
+// calls it holds none, so libssl never reads or writes a descriptor that
+// was closed and reused. A *SSL owns
 // its SSL object; two SSL objects joined in memory are never freed at once
 // on two threads (freeing one end of a BIO pair writes into the other).
 //
@@ -69,7 +74,9 @@
 // run concurrently; SSL methods are serialized (libssl's SSL objects are
 // not safe for concurrent use); Conn's Read and Write may run at once.
 //
-// What crosses into C: the Go state of a context is reached from libssl's
+// What crosses into C: bytes a Conn writes are copied into C memory first
+// (libssl may point at them until a retried write completes), freed once
+// the write completed. The Go state of a context is reached from libssl's
 // callbacks through a runtime/cgo.Handle kept as an integer in the
 // context's ex_data, released by libssl's ex_data free callback; no Go
 // pointer is kept in C memory. A session handed to libssl by the get

@@ -342,23 +342,15 @@ func (c *Conn) WriteEarlyData(b []byte) (int, error) {
 	total := 0
 	for len(b) > 0 {
 		n := min(len(b), maxPlaintext)
-		for {
+		r, err := c.io("SSL_write_early_data", true, func(cc *connC, fd C.int, r *C.go_conn_res) {
 			var written C.size_t
-			c.mu.Lock()
-			r, err := c.call("SSL_write_early_data", func(cc *connC, r *C.go_conn_res) {
-				C.go_write_early_data(cc.ssl, cc.bio, cc.wbuf, unsafe.Pointer(&b[0]), C.size_t(n), &written, r)
-			})
-			c.mu.Unlock()
-			if err != nil {
-				_ = c.flush()
-				return total, err
-			}
-			if r.rc == 1 {
-				break
-			}
-			if err := c.pump(r); err != nil {
-				return total, err
-			}
+			C.go_write_early_data(cc.ssl, cc.bio, fd, &cc.wbuf, unsafe.Pointer(&b[0]), C.size_t(n), &written, r)
+		})
+		if err != nil {
+			return total, handshakeError(err)
+		}
+		if r.rc != 1 {
+			return total, unexpectedInHandshake(r)
 		}
 		if err := c.flush(); err != nil {
 			return total, err
@@ -412,14 +404,11 @@ func (c *Conn) ReadEarlyData(b []byte) (int, error) {
 func (c *Conn) readEarly(b []byte) (int, error) {
 	for {
 		var got C.size_t
-		c.mu.Lock()
-		r, err := c.call("SSL_read_early_data", func(cc *connC, r *C.go_conn_res) {
-			C.go_read_early_data(cc.ssl, cc.bio, unsafe.Pointer(&b[0]), C.size_t(len(b)), &got, r)
+		r, err := c.io("SSL_read_early_data", false, func(cc *connC, fd C.int, r *C.go_conn_res) {
+			C.go_read_early_data(cc.ssl, cc.bio, fd, unsafe.Pointer(&b[0]), C.size_t(len(b)), &got, r)
 		})
-		c.mu.Unlock()
 		if err != nil {
-			_ = c.flush() // the alert, if libssl wrote one
-			return 0, err
+			return 0, handshakeError(err)
 		}
 		switch r.rc {
 		case C.SSL_READ_EARLY_DATA_SUCCESS:
@@ -441,9 +430,7 @@ func (c *Conn) readEarly(b []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		if err := c.pump(r); err != nil {
-			return 0, err
-		}
+		return 0, unexpectedInHandshake(r)
 	}
 }
 

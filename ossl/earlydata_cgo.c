@@ -67,36 +67,42 @@ uint32_t go_early_data_limit(SSL *s, int *resumable) {
 	return sess != NULL ? SSL_SESSION_get_max_early_data(sess) : 0;
 }
 
-static void go_early_finish(SSL *ssl, BIO *net, int rc, int ok, go_conn_res *r) {
-	r->rc = rc;
-	r->err = ok ? SSL_ERROR_NONE : SSL_get_error(ssl, 0);
-	r->pending = net != NULL ? BIO_ctrl_pending(net) : 0;
-}
-
 // go_write_early_data writes n bytes of early data. libssl disables
 // partial writes of early data and retries from the same memory, so a Conn
-// copies src into wbuf, its write buffer, first (as go_conn_write does);
-// the pair, whose writes are never retried from another call, passes
-// wbuf NULL. r->rc is 1 when written.
-void go_write_early_data(SSL *ssl, BIO *net, void *wbuf, const void *src, size_t n, size_t *written, go_conn_res *r) {
+// copies src into *wbuf, C memory allocated here and kept until the write
+// completes (as go_conn_write does); the pair, whose writes are never
+// retried from another call, passes wbuf NULL. r->rc is 1 when written.
+void go_write_early_data(SSL *ssl, BIO *net, int fd, void **wbuf, const void *src, size_t n, size_t *written, go_conn_res *r) {
 	int rc;
 	if (wbuf != NULL) {
-		memcpy(wbuf, src, n);
-		src = wbuf;
+		if (*wbuf == NULL) {
+			if ((*wbuf = OPENSSL_malloc(n)) == NULL) {
+				go_conn_done(ssl, net, 0, SSL_ERROR_SSL, r);
+				return;
+			}
+			memcpy(*wbuf, src, n);
+		}
+		src = *wbuf;
 	}
+	go_conn_begin(ssl, fd);
 	ERR_clear_error();
 	*written = 0;
 	rc = SSL_write_early_data(ssl, src, n, written);
-	go_early_finish(ssl, net, rc, rc == 1, r);
+	go_conn_done(ssl, net, rc, rc == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, 0), r);
+	if (rc == 1 && wbuf != NULL) {
+		OPENSSL_free(*wbuf);
+		*wbuf = NULL;
+	}
 }
 
 // go_read_early_data reads early data into buf: r->rc is
 // SSL_READ_EARLY_DATA_SUCCESS (*got bytes), _FINISH (no more), or _ERROR
 // (r->err says whether to retry).
-void go_read_early_data(SSL *ssl, BIO *net, void *buf, size_t n, size_t *got, go_conn_res *r) {
+void go_read_early_data(SSL *ssl, BIO *net, int fd, void *buf, size_t n, size_t *got, go_conn_res *r) {
 	int rc;
+	go_conn_begin(ssl, fd);
 	ERR_clear_error();
 	*got = 0;
 	rc = SSL_read_early_data(ssl, buf, n, got);
-	go_early_finish(ssl, net, rc, rc != SSL_READ_EARLY_DATA_ERROR, r);
+	go_conn_done(ssl, net, rc, rc != SSL_READ_EARLY_DATA_ERROR ? SSL_ERROR_NONE : SSL_get_error(ssl, 0), r);
 }

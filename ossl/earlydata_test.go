@@ -281,108 +281,112 @@ func earlyReporter(firstRead, total int) func(*ossl.Conn) {
 // not read (libssl rejects it, and the client sends it again after the
 // handshake).
 func TestConnEarlyData(t *testing.T) {
-	msg := []byte("hello early")
-	for _, tt := range []struct {
-		name      string
-		firstRead int
-		want      ossl.EarlyDataStatus
-	}{
-		{"read", len(msg) + 10, ossl.EarlyDataAccepted},
-		{"partly read", 2, ossl.EarlyDataAccepted},
-		{"not read", 0, ossl.EarlyDataRejected},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			server, client := earlyServer(t, ossl.OptionNoAntiReplay), newClient(t, tls13)
-			srv := ossltest.NewServer(server, earlyReporter(tt.firstRead, len(msg)))
-			defer srv.Close()
+	forEachTransport(t, func(t *testing.T) {
+		msg := []byte("hello early")
+		for _, tt := range []struct {
+			name      string
+			firstRead int
+			want      ossl.EarlyDataStatus
+		}{
+			{"read", len(msg) + 10, ossl.EarlyDataAccepted},
+			{"partly read", 2, ossl.EarlyDataAccepted},
+			{"not read", 0, ossl.EarlyDataRejected},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				server, client := earlyServer(t, ossl.OptionNoAntiReplay), newClient(t, tls13)
+				srv := ossltest.NewServer(server, earlyReporter(tt.firstRead, len(msg)))
+				defer srv.Close()
 
-			// A first connection for a session that allows early data.
-			c0 := dialEarly(t, srv.Addr, client, nil)
-			_, err := c0.Write(msg)
-			require.NoError(t, err)
-			line, err := bufio.NewReader(c0).ReadString('\n')
-			require.NoError(t, err)
-			assert.Equal(t, fmt.Sprintf("got=%s status=SSL_EARLY_DATA_NOT_SENT\n", msg), line)
-			sess := c0.Session()
-			require.NotNil(t, sess)
-			defer sess.Close()
-			require.Equal(t, uint32(earlyLimit), sess.MaxEarlyData())
-
-			c := dialEarly(t, srv.Addr, client, sess)
-			n, err := c.WriteEarlyData(msg)
-			require.NoError(t, err)
-			assert.Equal(t, len(msg), n)
-			require.NoError(t, c.Handshake())
-			assert.Equal(t, tt.want, c.ConnectionState().EarlyData)
-			if tt.want != ossl.EarlyDataAccepted {
-				_, err = c.Write(msg) // rejected: sent again
+				// A first connection for a session that allows early data.
+				c0 := dialEarly(t, srv.Addr, client, nil)
+				_, err := c0.Write(msg)
 				require.NoError(t, err)
-			}
-			line, err = bufio.NewReader(c).ReadString('\n')
-			require.NoError(t, err)
-			assert.Equal(t, fmt.Sprintf("got=%s status=%v\n", msg, tt.want), line)
-			assert.True(t, c.ConnectionState().DidResume)
-		})
-	}
+				line, err := bufio.NewReader(c0).ReadString('\n')
+				require.NoError(t, err)
+				assert.Equal(t, fmt.Sprintf("got=%s status=SSL_EARLY_DATA_NOT_SENT\n", msg), line)
+				sess := c0.Session()
+				require.NotNil(t, sess)
+				defer sess.Close()
+				require.Equal(t, uint32(earlyLimit), sess.MaxEarlyData())
+
+				c := dialEarly(t, srv.Addr, client, sess)
+				n, err := c.WriteEarlyData(msg)
+				require.NoError(t, err)
+				assert.Equal(t, len(msg), n)
+				require.NoError(t, c.Handshake())
+				assert.Equal(t, tt.want, c.ConnectionState().EarlyData)
+				if tt.want != ossl.EarlyDataAccepted {
+					_, err = c.Write(msg) // rejected: sent again
+					require.NoError(t, err)
+				}
+				line, err = bufio.NewReader(c).ReadString('\n')
+				require.NoError(t, err)
+				assert.Equal(t, fmt.Sprintf("got=%s status=%v\n", msg, tt.want), line)
+				assert.True(t, c.ConnectionState().DidResume)
+			})
+		}
+	})
 }
 
 // TestConnEarlyDataMisuse: early data calls on the wrong side, at the
 // wrong time, or beyond what the session allows fail with clear errors
 // and leave the connection usable.
 func TestConnEarlyDataMisuse(t *testing.T) {
-	server, client := earlyServer(t, ossl.OptionNoAntiReplay), newClient(t, tls13)
-	srv := ossltest.NewServer(server, func(c *ossl.Conn) {
-		if _, err := c.WriteEarlyData([]byte("x")); err == nil {
-			return
+	forEachTransport(t, func(t *testing.T) {
+		server, client := earlyServer(t, ossl.OptionNoAntiReplay), newClient(t, tls13)
+		srv := ossltest.NewServer(server, func(c *ossl.Conn) {
+			if _, err := c.WriteEarlyData([]byte("x")); err == nil {
+				return
+			}
+			n, err := c.ReadEarlyData(make([]byte, 64))
+			if n != 0 || err != io.EOF {
+				return // the client sent no early data
+			}
+			ossltest.Echo(c)
+			if n, err := c.ReadEarlyData(make([]byte, 1)); n != 0 || err != io.EOF {
+				panic("ReadEarlyData after the handshake")
+			}
+		})
+		defer srv.Close()
+		echo := func(c *ossl.Conn) {
+			t.Helper()
+			require.NoError(t, ossltest.EchoLine(c, "ping"))
 		}
-		n, err := c.ReadEarlyData(make([]byte, 64))
-		if n != 0 || err != io.EOF {
-			return // the client sent no early data
-		}
-		ossltest.Echo(c)
-		if n, err := c.ReadEarlyData(make([]byte, 1)); n != 0 || err != io.EOF {
-			panic("ReadEarlyData after the handshake")
-		}
+
+		c := dialEarly(t, srv.Addr, client, nil)
+		_, err := c.WriteEarlyData([]byte("x"))
+		require.ErrorIs(t, err, ossl.ErrNoEarlyData, "no session")
+		_, err = c.ReadEarlyData(make([]byte, 1))
+		require.ErrorContains(t, err, "client")
+		echo(c)
+		sess := c.Session()
+		require.NotNil(t, sess)
+		defer sess.Close()
+		_, err = c.WriteEarlyData([]byte("x"))
+		require.ErrorContains(t, err, "after the handshake")
+
+		c = dialEarly(t, srv.Addr, client, sess)
+		_, err = c.WriteEarlyData(bytes.Repeat([]byte("x"), earlyLimit+1))
+		require.ErrorIs(t, err, ossl.ErrNoEarlyData, "over the session's limit")
+		echo(c)
+		assert.Equal(t, ossl.EarlyDataNotSent, c.ConnectionState().EarlyData)
+		assert.True(t, c.ConnectionState().DidResume)
+
+		// A client caching with CLIENT uses a TLS 1.3 session once: libssl
+		// marks it not resumable, and early data on it is refused up front
+		// (libssl itself would fail with an empty error queue).
+		caching := newClient(t, tls13)
+		_, err = caching.SetSessionCacheMode(ossl.CacheClient)
+		require.NoError(t, err)
+		c = dialEarly(t, srv.Addr, caching, sess)
+		echo(c)
+		require.True(t, c.ConnectionState().DidResume)
+		require.False(t, sess.IsResumable())
+		c = dialEarly(t, srv.Addr, caching, sess)
+		_, err = c.WriteEarlyData([]byte("x"))
+		require.ErrorIs(t, err, ossl.ErrNoEarlyData, "a session used up")
+		assert.ErrorContains(t, err, "no longer be resumed")
+		echo(c)
+		assert.False(t, c.ConnectionState().DidResume)
 	})
-	defer srv.Close()
-	echo := func(c *ossl.Conn) {
-		t.Helper()
-		require.NoError(t, ossltest.EchoLine(c, "ping"))
-	}
-
-	c := dialEarly(t, srv.Addr, client, nil)
-	_, err := c.WriteEarlyData([]byte("x"))
-	require.ErrorIs(t, err, ossl.ErrNoEarlyData, "no session")
-	_, err = c.ReadEarlyData(make([]byte, 1))
-	require.ErrorContains(t, err, "client")
-	echo(c)
-	sess := c.Session()
-	require.NotNil(t, sess)
-	defer sess.Close()
-	_, err = c.WriteEarlyData([]byte("x"))
-	require.ErrorContains(t, err, "after the handshake")
-
-	c = dialEarly(t, srv.Addr, client, sess)
-	_, err = c.WriteEarlyData(bytes.Repeat([]byte("x"), earlyLimit+1))
-	require.ErrorIs(t, err, ossl.ErrNoEarlyData, "over the session's limit")
-	echo(c)
-	assert.Equal(t, ossl.EarlyDataNotSent, c.ConnectionState().EarlyData)
-	assert.True(t, c.ConnectionState().DidResume)
-
-	// A client caching with CLIENT uses a TLS 1.3 session once: libssl
-	// marks it not resumable, and early data on it is refused up front
-	// (libssl itself would fail with an empty error queue).
-	caching := newClient(t, tls13)
-	_, err = caching.SetSessionCacheMode(ossl.CacheClient)
-	require.NoError(t, err)
-	c = dialEarly(t, srv.Addr, caching, sess)
-	echo(c)
-	require.True(t, c.ConnectionState().DidResume)
-	require.False(t, sess.IsResumable())
-	c = dialEarly(t, srv.Addr, caching, sess)
-	_, err = c.WriteEarlyData([]byte("x"))
-	require.ErrorIs(t, err, ossl.ErrNoEarlyData, "a session used up")
-	assert.ErrorContains(t, err, "no longer be resumed")
-	echo(c)
-	assert.False(t, c.ConnectionState().DidResume)
 }

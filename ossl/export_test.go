@@ -16,3 +16,10 @@ func LeakOneReference(s *Session) {
 	r.mu.Unlock()
 	r.cleanup.Stop()
 }
+
+// UseBIOPair makes the Conns made until restore is called run over a BIO
+// pair (on) even over a *net.TCPConn, or as they would (off).
+func UseBIOPair(on bool) (restore func()) {
+	prev := forceBIOPair.Swap(on)
+	return func() { forceBIOPair.Store(prev) }
+}

@@ -292,7 +292,7 @@ func (p *pair) WriteEarlyData(b []byte) (int, error) {
 		defer runtime.UnlockOSThread()
 		var r C.go_conn_res
 		t0 := time.Now()
-		C.go_write_early_data(cp, nil, nil, unsafe.Pointer(&b[0]), C.size_t(len(b)), &n, &r)
+		C.go_write_early_data(cp, nil, -1, nil, unsafe.Pointer(&b[0]), C.size_t(len(b)), &n, &r)
 		p.clientNS += C.int64_t(time.Since(t0))
 		switch {
 		case r.rc == 1:
@@ -320,7 +320,7 @@ func (p *pair) ReadEarlyData(max int) ([]byte, bool, error) {
 		defer runtime.UnlockOSThread()
 		var r C.go_conn_res
 		t0 := time.Now()
-		C.go_read_early_data(sp, nil, unsafe.Pointer(&buf[0]), C.size_t(max), &n, &r)
+		C.go_read_early_data(sp, nil, -1, unsafe.Pointer(&buf[0]), C.size_t(max), &n, &r)
 		p.serverNS += C.int64_t(time.Since(t0))
 		switch {
 		case r.rc == C.SSL_READ_EARLY_DATA_FINISH:

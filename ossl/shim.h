@@ -182,14 +182,27 @@ typedef struct {
 	int rc;         // the call's return value
 	int err;        // SSL_get_error(rc), 0 when rc > 0
 	size_t pending; // bytes waiting in the network end of the pair
+	// Over a socket (go_conn_attach_socket): the socket's state, which
+	// libssl never sees (its BIO only ever asks to retry): the peer ended
+	// the stream, or recv failed with this errno (each sticks); this
+	// call's writing failed with errno werr; it wrote wrote bytes, and
+	// wpend bytes (its own, or before them a Write's that is sending
+	// them) wait to be sent (go_conn_send).
+	int eof, rerr, werr;
+	size_t wrote, wpend;
 } go_conn_res;
 
+// A Conn's SSL reads and writes either a BIO pair whose network end Go
+// pumps (go_conn_attach; any net.Conn), or, over a TCP socket, the socket
+// itself through a BIO of this file (go_conn_attach_socket), given the
+// descriptor for the length of each call only: fd is -1 otherwise.
 BIO *go_conn_attach(SSL *ssl, size_t bufsize, int server);
+int go_conn_attach_socket(SSL *ssl, int server);
 int go_conn_set1_host(SSL *ssl, const char *name);
-void go_conn_handshake(SSL *ssl, BIO *net, go_conn_res *r);
-void go_conn_read(SSL *ssl, BIO *net, void *buf, int n, go_conn_res *r);
-void go_conn_write(SSL *ssl, BIO *net, void *wbuf, const void *src, int n, go_conn_res *r);
-void go_conn_shutdown(SSL *ssl, BIO *net, go_conn_res *r);
+void go_conn_handshake(SSL *ssl, BIO *net, int fd, go_conn_res *r);
+void go_conn_read(SSL *ssl, BIO *net, int fd, void *buf, int n, int peek, go_conn_res *r);
+void go_conn_write(SSL *ssl, BIO *net, int fd, void **wbuf, const void *src, int n, go_conn_res *r);
+void go_conn_shutdown(SSL *ssl, BIO *net, int fd, go_conn_res *r);
 int go_conn_partial(SSL *ssl);
 void go_conn_keep_session(SSL *ssl);
 void go_conn_free(SSL *ssl, BIO *net, void *wbuf);
@@ -199,10 +212,17 @@ size_t go_conn_net_room(BIO *net);
 int go_conn_cipher_id(SSL *ssl);
 const char *go_conn_alpn(SSL *ssl, unsigned int *len);
 int go_conn_peer_chain(SSL *ssl, int i, unsigned char **der);
+// What every call of the files above does around its libssl call: hand
+// the socket's descriptor to the BIO (nothing when fd < 0), and fill r,
+// taking the descriptor back.
+void go_conn_begin(SSL *ssl, int fd);
+void go_conn_done(SSL *ssl, BIO *net, int rc, int err, go_conn_res *r);
+void go_conn_send(SSL *ssl, int fd, go_conn_res *r);
 
-// Early data over a Conn or a pair (earlydata_cgo.c); net may be NULL.
-void go_write_early_data(SSL *ssl, BIO *net, void *wbuf, const void *src, size_t n, size_t *written, go_conn_res *r);
-void go_read_early_data(SSL *ssl, BIO *net, void *buf, size_t n, size_t *got, go_conn_res *r);
+// Early data over a Conn or a pair (earlydata_cgo.c); net may be NULL, fd
+// -1, wbuf NULL (the bytes are written from src).
+void go_write_early_data(SSL *ssl, BIO *net, int fd, void **wbuf, const void *src, size_t n, size_t *written, go_conn_res *r);
+void go_read_early_data(SSL *ssl, BIO *net, int fd, void *buf, size_t n, size_t *got, go_conn_res *r);
 
 // ---- alpn_cgo.c ----
 

@@ -65,8 +65,7 @@ func (e *upstreamError) Error() string { return "upstream: " + e.err.Error() }
 func (e *upstreamError) Unwrap() error { return e.err }
 
 func (s *Server) dialUpstream() (net.Conn, error) {
-	d := net.Dialer{Timeout: s.cfg.DialTimeout}
-	return d.DialContext(s.baseCtx, "tcp", s.cfg.Upstream)
+	return s.upstreams.DialContext(s.baseCtx, "tcp", s.cfg.Upstream)
 }
 
 // relayEarlyData reads the client's early data before the handshake ends

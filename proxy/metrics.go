@@ -34,6 +34,12 @@ type metrics struct {
 	reloads         *prometheus.CounterVec
 	earlyDataConns  *prometheus.CounterVec
 	earlyDataBytes  prometheus.Counter
+	idleTimeouts    prometheus.Counter
+	// acceptLimited and acceptLimitedSeconds count the accept loop's
+	// waits at MaxConns, and their time.
+	acceptLimited        prometheus.Counter
+	acceptLimitedSeconds prometheus.Counter
+	maxConns             prometheus.Gauge
 }
 
 func newMetrics(s *Server) *metrics {
@@ -67,6 +73,14 @@ func newMetrics(s *Server) *metrics {
 		Help: "TLS 1.3 connections that sent early data (-early-data), by result: accepted, replay_rejected (the anti-replay check found the ticket used before), rejected (any other reason: the check failed, libssl's own checks).",
 	}, []string{"result"})
 	m.earlyDataBytes = proxyCounter("early_data_bytes_total", "Early data bytes accepted and relayed upstream before the handshake ended (also in client_bytes_total).")
+	m.idleTimeouts = proxyCounter("idle_timeouts_total", "Connections closed after -idle-timeout without a byte either way.")
+	m.acceptLimited = proxyCounter("accept_limited_total", "Times the accept loop waited for a connection to end because -max-conns connections were open.")
+	m.acceptLimitedSeconds = proxyCounter("accept_limited_seconds_total", "Time the accept loop spent waiting at -max-conns.")
+	m.maxConns = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: MetricsNamespace, Subsystem: "proxy", Name: "max_connections",
+		Help: "The bound on connections served at once (-max-conns); 0: none.",
+	})
+	m.maxConns.Set(float64(s.cfg.MaxConns))
 	for _, r := range []string{"accepted", "replay_rejected", "rejected"} {
 		m.earlyDataConns.WithLabelValues(r)
 	}
@@ -76,7 +90,8 @@ func newMetrics(s *Server) *metrics {
 		}
 	}
 	m.reg.MustRegister(m.accepted, m.active, m.handshakes, m.handshakeTime, m.handshakeErrors,
-		m.upstreamErrors, m.bytesIn, m.bytesOut, m.reloads, m.earlyDataConns, m.earlyDataBytes, &cacheCollector{s: s},
+		m.upstreamErrors, m.bytesIn, m.bytesOut, m.reloads, m.earlyDataConns, m.earlyDataBytes,
+		m.idleTimeouts, m.acceptLimited, m.acceptLimitedSeconds, m.maxConns, &cacheCollector{s: s},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -88,6 +88,15 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// DialTimeout bounds connecting to Upstream (DefaultDialTimeout if 0).
 	DialTimeout time.Duration
+	// IdleTimeout, above 0, closes a connection that moved no byte in
+	// either direction for that long once its handshake completed (both
+	// sides: the client's gets close_notify).
+	IdleTimeout time.Duration
+	// MaxConns, above 0, bounds the connections served at once: with
+	// that many open, Serve accepts no more (the kernel's backlog holds
+	// new ones) until one ends. Each wait is counted
+	// (osslcache_proxy_accept_limited_total).
+	MaxConns int
 	// Logger gets one line per connection (slog.Default() if nil).
 	Logger *slog.Logger
 }
@@ -110,6 +119,11 @@ type Server struct {
 	closing   bool
 	wg        sync.WaitGroup // connection handlers
 	doneOnce  sync.Once
+
+	slots     chan struct{} // one per connection served, when MaxConns bounds them
+	stopped   chan struct{} // closed when Serve must stop accepting
+	stopOnce  sync.Once
+	upstreams net.Dialer
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
@@ -145,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DialTimeout <= 0 {
 		cfg.DialTimeout = DefaultDialTimeout
 	}
+	if cfg.IdleTimeout < 0 || cfg.MaxConns < 0 {
+		return nil, errors.New("proxy: IdleTimeout and MaxConns must not be negative")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -169,6 +186,11 @@ func New(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*proxyConn]struct{}{},
+		stopped:   make(chan struct{}),
+		upstreams: net.Dialer{Timeout: cfg.DialTimeout},
+	}
+	if cfg.MaxConns > 0 {
+		s.slots = make(chan struct{}, cfg.MaxConns)
 	}
 	s.loaded.Store(&files.info)
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
@@ -274,8 +296,12 @@ func (s *Server) Serve(l net.Listener) error {
 	}()
 	var backoff time.Duration
 	for {
+		if !s.takeSlot() {
+			return ErrServerClosed
+		}
 		raw, err := l.Accept()
 		if err != nil {
+			s.releaseSlot()
 			if s.isClosing() {
 				return ErrServerClosed
 			}
@@ -295,12 +321,41 @@ func (s *Server) Serve(l net.Listener) error {
 		if s.closing {
 			s.mu.Unlock()
 			raw.Close()
+			s.releaseSlot()
 			return ErrServerClosed
 		}
 		s.conns[pc] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.handle(pc)
+	}
+}
+
+// takeSlot waits, when MaxConns connections are open, until one ends (or
+// the server stops accepting: false), and takes its slot.
+func (s *Server) takeSlot() bool {
+	if s.slots == nil {
+		return true
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	s.m.acceptLimited.Inc()
+	start := time.Now()
+	defer func() { s.m.acceptLimitedSeconds.Add(time.Since(start).Seconds()) }()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-s.stopped:
+		return false
+	}
+}
+
+func (s *Server) releaseSlot() {
+	if s.slots != nil {
+		<-s.slots
 	}
 }
 
@@ -354,6 +409,7 @@ func (s *Server) ActiveConnections() int {
 func (s *Server) StopAccepting() { s.stopAccepting() }
 
 func (s *Server) stopAccepting() {
+	s.stopOnce.Do(func() { close(s.stopped) })
 	s.mu.Lock()
 	s.closing = true
 	ls := make([]net.Listener, 0, len(s.listeners))
@@ -427,6 +483,7 @@ func (s *Server) handle(pc *proxyConn) {
 		s.mu.Lock()
 		delete(s.conns, pc)
 		s.mu.Unlock()
+		s.releaseSlot()
 		s.wg.Done()
 	}()
 	s.m.active.Inc()
@@ -481,44 +538,57 @@ func (s *Server) handle(pc *proxyConn) {
 		defer up.Close()
 	}
 	pc.set(nil, up)
-	in, out := s.relay(tc, up)
+	in, out, idle := s.relay(tc, up)
 	in += early
-	s.log.Debug("connection closed", "remote", remote, "bytes_in", in, "bytes_out", out, "duration_ms", ms(time.Since(start)))
+	if idle {
+		s.m.idleTimeouts.Inc()
+	}
+	s.log.Debug("connection closed", "remote", remote, "bytes_in", in, "bytes_out", out, "duration_ms", ms(time.Since(start)), "idle_timeout", idle)
 }
 
 // relay copies both ways until both ends are done: a close_notify (or EOF)
 // from the client half-closes the upstream, the upstream's EOF sends
-// close_notify to the client. An error on either side ends both.
-func (s *Server) relay(tc *ossl.Conn, up net.Conn) (in, out int64) {
-	errc := make(chan error, 2)
+// close_notify to the client. An error on either side ends both, and so
+// does IdleTimeout without a byte either way (idle reports it). It copies
+// the upstream's bytes on a goroutine of its own and the client's on the
+// caller's; neither holds a buffer while it waits for bytes.
+func (s *Server) relay(tc *ossl.Conn, up net.Conn) (in, out int64, idle bool) {
+	var a *activity
+	if s.cfg.IdleTimeout > 0 {
+		a = newActivity(s.cfg.IdleTimeout, func() {
+			up.Close()
+			tc.Close()
+		})
+		defer a.stop()
+	}
+	toClient := make(chan error, 1)
 	go func() {
 		var err error
-		in, err = io.Copy(up, tc)
-		s.m.bytesIn.Add(float64(in)) // before the half-close the client may wait for
-		if err == nil {
-			if cw, ok := up.(interface{ CloseWrite() error }); ok {
-				err = cw.CloseWrite()
-			}
-		}
-		errc <- err
-	}()
-	go func() {
-		var err error
-		out, err = io.Copy(tc, up)
+		out, err = copyFromUpstream(tc, up, a)
 		s.m.bytesOut.Add(float64(out))
 		if err == nil {
 			err = tc.CloseWrite()
 		}
-		errc <- err
+		toClient <- err
 	}()
-	for range 2 {
-		if err := <-errc; err != nil {
-			// Break the other direction too.
-			up.Close()
-			tc.Close()
+	var err error
+	in, err = io.Copy(a.writer(up), tc) // the client's bytes: ossl.Conn.WriteTo
+	s.m.bytesIn.Add(float64(in))        // before the half-close the client may wait for
+	if err == nil {
+		if cw, ok := up.(interface{ CloseWrite() error }); ok {
+			err = cw.CloseWrite()
 		}
 	}
-	return in, out
+	if err != nil {
+		// Break the other direction too.
+		up.Close()
+		tc.Close()
+	}
+	if err := <-toClient; err != nil {
+		up.Close()
+		tc.Close()
+	}
+	return in, out, a.expired()
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

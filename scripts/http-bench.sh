@@ -41,20 +41,8 @@ nport=$((port + 1))
 
 log() { echo "http-bench: $*" >&2; }
 
-need=()
-command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
-command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-if ((${#need[@]})); then
-	log "installing ${need[*]}"
-	sudo=""
-	[[ $(id -u) -eq 0 ]] || sudo=sudo
-	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -qq
-	# The package's own nginx service is not wanted: this script runs its
-	# own instances (in containers policy-rc.d already stops the start).
-	$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+. scripts/bench-lib.sh
+bench_install nginx:nginx h2load:nghttp2-client openssl:openssl
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 tmp=$(mktemp -d /tmp/osslcache-http-bench.XXXXXX)
@@ -67,22 +55,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
-	-addext subjectAltName=DNS:localhost -days 2 -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
+bench_cert "$tmp"
 go build -o "$tmp/example" ./examples/http
-
-# wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s).
-wait_port() {
-	for _ in $(seq 1 200); do
-		if { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; then
-			exec 3<&- 3>&-
-			return 0
-		fi
-		sleep 0.05
-	done
-	log "nothing listens on 127.0.0.1:$1"
-	return 1
-}
 
 # The scenarios: name | what | h2load arguments | example flags | nginx session lines
 scenarios=(
@@ -97,7 +71,7 @@ scenarios=(
 start_example() { # flags...
 	GOMAXPROCS=$workers "$tmp/example" -listen "127.0.0.1:$port" -cert "$tmp/cert.pem" -key "$tmp/key.pem" "$@" 2>"$tmp/example.log" &
 	expid=$!
-	wait_port "$port"
+	bench_wait_port "$port"
 }
 
 stop_example() { # sets h (handshakes) and k (resumed) from its last log line
@@ -138,7 +112,7 @@ http {
 EOF
 	rm -f "$tmp/nginx-access.log"
 	"$NGINX" -c "$tmp/nginx.conf" -p "$tmp" -g 'daemon on;' 2>>"$tmp/nginx-error.log"
-	wait_port "$nport"
+	bench_wait_port "$nport"
 }
 
 stop_nginx() { # sets h and k from the access log: with a connection per
@@ -209,9 +183,6 @@ for r in $(seq 1 "$rounds"); do
 	done
 done
 
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-range() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk -v f="${1:-%.0f}" 'NR == 1 { lo = $1 } { hi = $1 } END { printf f "-" f, lo, hi }'; }
-
 echo
 echo "Medians of $rounds rounds (range); the ratio is the median of each round's ratio (both servers ran back to back)."
 echo
@@ -219,16 +190,16 @@ echo "| scenario | h2load | examples/http req/s | nginx req/s | examples/http / 
 echo "|---|---|---:|---:|---:|---|---|"
 for s in "${scenarios[@]}"; do
 	IFS='|' read -r name what args _ _ <<<"$s"
-	e=$(median <<<"${rps[$name,example]}")
-	x=$(median <<<"${rps[$name,nginx]}")
-	ratio="$(median <<<"${ratios[$name]}" | awk '{ printf "%.2fx", $1 }') ($(range '%.2f' <<<"${ratios[$name]}"))"
+	e=$(bench_median <<<"${rps[$name,example]}")
+	x=$(bench_median <<<"${rps[$name,nginx]}")
+	ratio="$(bench_median <<<"${ratios[$name]}" | awk '{ printf "%.2fx", $1 }') ($(bench_range '%.2f' <<<"${ratios[$name]}"))"
 	share() { awk -v h="$1" -v k="$2" 'BEGIN { if (h > 0) printf "%.1f%%", 100 * k / h; else print "-" }'; }
 	if [[ $name == h1-* || $name == h2-burst ]]; then
 		resumed="$(share "${hs[$name,example]}" "${res[$name,example]}"), $(share "${hs[$name,nginx]}" "${res[$name,nginx]}")"
 	else
 		resumed="-"
 	fi
-	printf '| %s | `h2load %s` | %.0f (%s) | %.0f (%s) | %s | %s | %s; %s |\n' "$what" "$args" "$e" "$(range <<<"${rps[$name,example]}")" \
-		"$x" "$(range <<<"${rps[$name,nginx]}")" "$ratio" "$resumed" "${tlsinfo[$name,example]}" "${tlsinfo[$name,nginx]}"
+	printf '| %s | `h2load %s` | %.0f (%s) | %.0f (%s) | %s | %s | %s; %s |\n' "$what" "$args" "$e" "$(bench_range <<<"${rps[$name,example]}")" \
+		"$x" "$(bench_range <<<"${rps[$name,nginx]}")" "$ratio" "$resumed" "${tlsinfo[$name,example]}" "${tlsinfo[$name,nginx]}"
 done
 exit $failed

@@ -22,6 +22,10 @@ Opens -conns TLS connections to a server on this machine's loopback, at most
 earlier connection. Each echoes one line and closes cleanly. Prints
 handshakes per second and the share actually resumed.
 
+With -hold, the connections complete their handshakes and stay open,
+idle (nothing sent), until SIGTERM or SIGINT: "holding N connections" is
+printed once they all are, for measuring what a server keeps for each.
+
 flags:
 `
 
@@ -39,6 +43,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "bound on each connection")
 	markdown := fs.Bool("md", false, "also print a Markdown table row")
 	label := fs.String("label", "", "store label for the Markdown row (e.g. memory, redis)")
+	hold := fs.Bool("hold", false, "open the connections, complete their handshakes and hold them open, idle, until SIGTERM or SIGINT")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -77,6 +82,17 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *hold {
+		h, err := load.Hold(ctx, cfg)
+		if err != nil {
+			fmt.Fprintln(stderr, "osslcache load:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "holding %d connections (%d resumed), opened in %v\n", h.Len(), h.Resumed, h.Elapsed.Round(time.Millisecond))
+		<-ctx.Done()
+		h.Close()
+		return 0
+	}
 	res, err := load.Run(ctx, cfg)
 	if err != nil && res.Conns == 0 {
 		fmt.Fprintln(stderr, "osslcache load:", err)

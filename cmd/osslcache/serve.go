@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,6 +28,7 @@ type serveOptions struct {
 	logLevel        slog.Level
 	storeText       string
 	cacheMode       ossl.CacheMode
+	arenas          string // what mallocArenas did, for the log
 }
 
 const serveUsage = `usage: osslcache serve -listen ADDR -upstream ADDR -cert FILE -key FILE [flags]
@@ -69,6 +71,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 0, "lifetime of new sessions (0: libssl's default, 7200s)")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", proxy.DefaultHandshakeTimeout, "bound on each TLS handshake")
 	fs.DurationVar(&cfg.DialTimeout, "dial-timeout", proxy.DefaultDialTimeout, "bound on connecting to the upstream")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "close a connection that moved no byte either way for this long after its handshake (0: never)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "most connections served at once; beyond, accepting waits for one to end (0: no bound)")
 	fs.StringVar(&o.metrics, "metrics", "", "`address` to serve Prometheus /metrics on (empty: none)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on SIGTERM, how long to wait for open connections before closing them")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
@@ -112,6 +116,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if cfg.LookupTimeout <= 0 || cfg.HandshakeTimeout <= 0 || cfg.DialTimeout <= 0 || o.shutdownTimeout < 0 || cfg.SessionTimeout < 0 {
 		return usageErr("timeouts must be positive")
 	}
+	if cfg.IdleTimeout < 0 {
+		return usageErr("-idle-timeout must not be negative")
+	}
+	if cfg.MaxConns < 0 {
+		return usageErr("-max-conns must not be negative")
+	}
 	if cfg.SessionTimeout > 0 && cfg.SessionTimeout < time.Second {
 		return usageErr("-session-timeout must be at least 1s")
 	}
@@ -126,6 +136,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newLogger(stderr, o.logFormat, o.logLevel)
 	cfg.Logger = log
+	o.arenas = mallocArenas()
 	srv, err := proxy.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "osslcache serve: %v\n", err)
@@ -168,6 +179,7 @@ func serve(srv *proxy.Server, o serveOptions, log *slog.Logger) int {
 	log.Info("listening", "addr", l.Addr().String(), "upstream", cfg.Upstream, "store", cfg.Store.Text,
 		"cache_mode", cfg.CacheMode.String(), "no_ticket", cfg.NoTicket, "ticket_keys", srv.Ctx().TicketKeyCount(),
 		"sid_ctx", cfg.SessionIDContext, "min_version", cfg.MinVersion.String(), "max_version", cfg.MaxVersion.String(),
+		"idle_timeout", cfg.IdleTimeout.String(), "max_conns", cfg.MaxConns, "malloc_arena_max", o.arenas,
 		"openssl", ossl.OpenSSLVersion())
 
 	served := make(chan error, 1)
@@ -207,6 +219,24 @@ func serve(srv *proxy.Server, o serveOptions, log *slog.Logger) int {
 	}
 	log.Info("stopped", "exit_code", code)
 	return code
+}
+
+// mallocArenas caps glibc's malloc arenas at GOMAXPROCS (at least 2)
+// unless MALLOC_ARENA_MAX says otherwise, and says what is in force. glibc
+// gives each thread that allocates an arena of its own, up to eight per
+// core, and each keeps the memory freed into it; libssl allocates on
+// whichever of Go's threads runs a handshake, and Go starts a thread for
+// each cgo call that blocks a P, so RSS grew by tens of megabytes over
+// bursts of handshakes with little in use (docs/proxy.md#memory).
+func mallocArenas() string {
+	if v, ok := os.LookupEnv("MALLOC_ARENA_MAX"); ok {
+		return v + " (MALLOC_ARENA_MAX)"
+	}
+	n := max(2, runtime.GOMAXPROCS(0))
+	if !limitMallocArenas(n) {
+		return "libc default"
+	}
+	return strconv.Itoa(n)
 }
 
 func parseVersion(s string) (ossl.Version, error) {

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -97,6 +98,9 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"short ticket key", with("-ticket-key-file", f.redisKeys), 1, "want the base64 of 80 bytes"},
 		{"long sid ctx", with("-sid-ctx", strings.Repeat("x", 33)), 2, "-sid-ctx must be 1 to 32 bytes"},
 		{"zero lookup timeout", with("-lookup-timeout", "0"), 2, "timeouts must be positive"},
+		{"negative idle timeout", with("-idle-timeout", "-1s"), 2, "-idle-timeout must not be negative"},
+		{"negative max conns", with("-max-conns", "-1"), 2, "-max-conns must not be negative"},
+		{"bad max conns", with("-max-conns", "many"), 2, "invalid value"},
 		{"short session timeout", with("-session-timeout", "10ms"), 2, "-session-timeout must be at least 1s"},
 		{"bad early data", with("-early-data", "-1"), 2, `invalid value "-1" for flag -early-data`},
 		{"early data over 32 bits", with("-early-data", "4294967296"), 2, "value out of range"},
@@ -449,4 +453,63 @@ func TestServeBinary(t *testing.T) {
 		require.NotNil(t, m)
 		assert.Contains(t, fmt.Sprint(m["err"]), "1 connections")
 	})
+}
+
+// TestServeLimits runs serve with -idle-timeout and -max-conns: both are
+// in force (logged at start, in /metrics), an idle connection is closed
+// with close_notify, and the accept loop waits with -max-conns open.
+func TestServeLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs processes")
+	}
+	bin := osslcacheBinary(t)
+	f := writeTestFiles(t)
+	p := startServe(t, bin, "-upstream", echoUpstream(t), "-cert", f.certFile, "-key", f.key,
+		"-idle-timeout", "500ms", "-max-conns", "1", "-metrics", "127.0.0.1:0", "-log-level", "debug")
+	listening := p.findLog("listening", nil)
+	assert.Equal(t, "500ms", listening["idle_timeout"])
+	assert.Equal(t, 1.0, listening["max_conns"])
+
+	c := testutil.DialGo(t, p.addr, f.cert.GoClientConfig(ossl.VersionTLS13))
+	require.NoError(t, ossltest.EchoLine(c, "ping"))
+	scrape := func() map[string]float64 { return testutil.ScrapeMetrics(t, "http://"+p.metrics+"/metrics") }
+	assert.Equal(t, 1.0, scrape()["osslcache_proxy_max_connections"])
+	require.Eventually(t, func() bool { return scrape()["osslcache_proxy_accept_limited_total"] == 1 }, waitLimit, 5*time.Millisecond,
+		"with one connection open, the accept loop waits")
+
+	_, err := io.Copy(io.Discard, c)
+	require.NoError(t, err, "idle for -idle-timeout: closed with close_notify")
+	p.waitLog("connection closed", func(m map[string]any) bool { return m["idle_timeout"] == true })
+	assert.Equal(t, 1.0, scrape()["osslcache_proxy_idle_timeouts_total"])
+	next := testutil.DialGo(t, p.addr, f.cert.GoClientConfig(ossl.VersionTLS13))
+	require.NoError(t, ossltest.Exchange(next, "again"), "then the next is served")
+}
+
+// TestMallocArenas: serve caps glibc's arenas at GOMAXPROCS (at least 2)
+// unless MALLOC_ARENA_MAX is set, which it leaves to glibc.
+func TestMallocArenas(t *testing.T) {
+	tests := []struct {
+		name, env string
+		set       bool
+		want      string
+	}{
+		{"MALLOC_ARENA_MAX set", "3", true, "3 (MALLOC_ARENA_MAX)"},
+		{"MALLOC_ARENA_MAX empty", "", true, " (MALLOC_ARENA_MAX)"},
+		{"unset", "", false, strconv.Itoa(max(2, runtime.GOMAXPROCS(0)))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.set {
+				t.Setenv("MALLOC_ARENA_MAX", tt.env)
+			} else {
+				t.Setenv("MALLOC_ARENA_MAX", "")
+				require.NoError(t, os.Unsetenv("MALLOC_ARENA_MAX"))
+			}
+			want := tt.want
+			if !tt.set && !limitMallocArenas(max(2, runtime.GOMAXPROCS(0))) {
+				want = "libc default" // not glibc
+			}
+			assert.Equal(t, want, mallocArenas())
+		})
+	}
 }

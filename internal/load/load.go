@@ -99,27 +99,59 @@ func CheckLoopback(addr string) error {
 
 // loader runs one kind of client.
 type loader interface {
-	// conn runs one connection, resuming if resume is set, and reports
-	// whether it resumed.
-	conn(ctx context.Context, resume bool) (bool, time.Duration, error)
+	// dial opens one connection, resuming if resume is set, and completes
+	// its handshake; it returns the connection and how long the handshake
+	// took, from the dial. The connection's deadline ends with the
+	// timeout.
+	dial(ctx context.Context, resume bool) (tlsConn, time.Duration, error)
 	close()
 }
 
-// Run runs the load and returns what it measured. One full handshake
-// first fills the session cache the resuming connections draw from; it is
-// not counted.
-func Run(ctx context.Context, cfg Config) (Result, error) {
+// tlsConn is a client connection of either kind.
+type tlsConn interface {
+	ossltest.HalfCloser
+	Close() error
+	SetDeadline(time.Time) error
+	DidResume() bool
+}
+
+// conn runs one connection through l: dial, echo cfg.Message, close. It
+// reports whether it resumed.
+func conn(ctx context.Context, l loader, cfg Config, resume bool) (bool, time.Duration, error) {
+	c, hs, err := l.dial(ctx, resume)
+	if err != nil {
+		return false, hs, err
+	}
+	defer c.Close()
+	if err := ossltest.Exchange(c, cfg.Message); err != nil {
+		return false, hs, err
+	}
+	return c.DidResume(), hs, nil
+}
+
+func newLoader(cfg Config) (loader, error) {
+	switch cfg.Client {
+	case ClientGo, "":
+		return newGoLoader(cfg)
+	case ClientOssl:
+		return newOsslLoader(cfg)
+	}
+	return nil, fmt.Errorf("unknown client %q (go or ossl)", cfg.Client)
+}
+
+// checkConfig checks what Run and Hold share, and fills in the defaults.
+func checkConfig(cfg *Config) error {
 	if err := CheckLoopback(cfg.Addr); err != nil {
-		return Result{}, err
+		return err
 	}
 	if cfg.Conns <= 0 || cfg.Conns > MaxConns {
-		return Result{}, fmt.Errorf("conns must be 1 to %d", MaxConns)
+		return fmt.Errorf("conns must be 1 to %d", MaxConns)
 	}
 	if cfg.Concurrency <= 0 || cfg.Concurrency > 1024 {
-		return Result{}, errors.New("concurrency must be 1 to 1024")
+		return errors.New("concurrency must be 1 to 1024")
 	}
 	if cfg.ResumeShare < 0 || cfg.ResumeShare > 1 {
-		return Result{}, errors.New("the resume share must be within 0 and 1")
+		return errors.New("the resume share must be within 0 and 1")
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
@@ -127,16 +159,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Message == "" {
 		cfg.Message = "ping"
 	}
-	var l loader
-	var err error
-	switch cfg.Client {
-	case ClientGo, "":
-		l, err = newGoLoader(cfg)
-	case ClientOssl:
-		l, err = newOsslLoader(cfg)
-	default:
-		err = fmt.Errorf("unknown client %q (go or ossl)", cfg.Client)
+	return nil
+}
+
+// Run runs the load and returns what it measured. One full handshake
+// first fills the session cache the resuming connections draw from; it is
+// not counted.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if err := checkConfig(&cfg); err != nil {
+		return Result{}, err
 	}
+	l, err := newLoader(cfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -144,16 +177,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.ResumeShare > 0 {
 		// With the resuming client and its empty cache: a full
 		// handshake whose session the cache keeps.
-		if _, _, err := l.conn(ctx, true); err != nil {
+		if _, _, err := conn(ctx, l, cfg, true); err != nil {
 			return Result{}, fmt.Errorf("first connection: %w", err)
 		}
 	}
 
-	// Connection i resumes when the running share crosses an integer:
-	// exactly round(Conns*ResumeShare) of them, spread evenly.
-	resume := func(i int) bool {
-		return int(float64(i+1)*cfg.ResumeShare) > int(float64(i)*cfg.ResumeShare)
-	}
 	type sample struct {
 		offered, resumed bool
 		d                time.Duration
@@ -172,8 +200,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				if i >= cfg.Conns || ctx.Err() != nil {
 					return
 				}
-				s := sample{offered: resume(i)}
-				s.resumed, s.d, s.err = l.conn(ctx, s.offered)
+				s := sample{offered: resumes(i, cfg.ResumeShare)}
+				s.resumed, s.d, s.err = conn(ctx, l, cfg, s.offered)
 				samples[i] = s
 			}
 		}()
@@ -204,6 +232,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// resumes says whether connection i offers a session: when the running
+// share crosses an integer, so that exactly round(n*share) of n do,
+// spread evenly.
+func resumes(i int, share float64) bool {
+	return int(float64(i+1)*share) > int(float64(i)*share)
 }
 
 func percentile(ds []time.Duration, p int) time.Duration {
@@ -243,7 +278,11 @@ func newGoLoader(cfg Config) (*goLoader, error) {
 	return &goLoader{full: base, resume: resume, cfg: cfg}, nil
 }
 
-func (g *goLoader) conn(ctx context.Context, resume bool) (bool, time.Duration, error) {
+type goConn struct{ *tls.Conn }
+
+func (c goConn) DidResume() bool { return c.ConnectionState().DidResume }
+
+func (g *goLoader) dial(ctx context.Context, resume bool) (tlsConn, time.Duration, error) {
 	cfg := g.full
 	if resume {
 		cfg = g.resume
@@ -254,16 +293,12 @@ func (g *goLoader) conn(ctx context.Context, resume bool) (bool, time.Duration, 
 	d := tls.Dialer{Config: cfg}
 	nc, err := d.DialContext(ctx, "tcp", g.cfg.Addr)
 	if err != nil {
-		return false, 0, err
+		return nil, 0, err
 	}
 	hs := time.Since(start)
 	c := nc.(*tls.Conn)
-	defer c.Close()
 	_ = c.SetDeadline(start.Add(g.cfg.Timeout))
-	if err := ossltest.Exchange(c, g.cfg.Message); err != nil {
-		return false, hs, err
-	}
-	return c.ConnectionState().DidResume, hs, nil
+	return goConn{c}, hs, nil
 }
 
 func (g *goLoader) close() {}
@@ -313,14 +348,18 @@ func newOsslLoader(cfg Config) (*osslLoader, error) {
 	return &osslLoader{full: full, resume: resume, cfg: cfg}, nil
 }
 
-func (o *osslLoader) conn(ctx context.Context, resume bool) (bool, time.Duration, error) {
+type osslConn struct{ *ossl.Conn }
+
+func (c osslConn) DidResume() bool { return c.ConnectionState().DidResume }
+
+func (o *osslLoader) dial(ctx context.Context, resume bool) (tlsConn, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", o.cfg.Addr)
 	if err != nil {
-		return false, 0, err
+		return nil, 0, err
 	}
 	_ = raw.SetDeadline(start.Add(o.cfg.Timeout))
 	sslCtx, cc := o.full, ossl.ClientConfig{ServerName: o.cfg.ServerName}
@@ -330,22 +369,101 @@ func (o *osslLoader) conn(ctx context.Context, resume bool) (bool, time.Duration
 	c, err := ossl.Client(raw, sslCtx, cc)
 	if err != nil {
 		raw.Close()
-		return false, 0, err
+		return nil, 0, err
 	}
-	defer c.Close()
 	if err := c.HandshakeContext(ctx); err != nil {
-		return false, 0, err
+		c.Close()
+		return nil, 0, err
 	}
-	hs := time.Since(start)
-	if err := ossltest.Exchange(c, o.cfg.Message); err != nil {
-		return false, hs, err
-	}
-	return c.ConnectionState().DidResume, hs, nil
+	return osslConn{c}, time.Since(start), nil
 }
 
 func (o *osslLoader) close() {
 	o.full.Close()
 	o.resume.Close()
+}
+
+// Held is connections Hold opened and keeps open.
+type Held struct {
+	conns []tlsConn
+	// Resumed counts the connections that resumed.
+	Resumed int
+	// Elapsed is how long opening them all took.
+	Elapsed time.Duration
+}
+
+// Len is the number of connections held.
+func (h *Held) Len() int { return len(h.conns) }
+
+// Close closes every connection.
+func (h *Held) Close() {
+	for _, c := range h.conns {
+		_ = c.Close()
+	}
+	h.conns = nil
+}
+
+// Hold opens cfg.Conns connections, at most cfg.Concurrency at a time
+// (the share cfg.ResumeShare offering a session, as Run), completes their
+// handshakes and keeps them open without sending anything: idle
+// connections, for measuring what a server holds for each. Their
+// deadlines are cleared. Any failure closes them all and is returned.
+func Hold(ctx context.Context, cfg Config) (*Held, error) {
+	if err := checkConfig(&cfg); err != nil {
+		return nil, err
+	}
+	l, err := newLoader(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer l.close()
+	if cfg.ResumeShare > 0 {
+		if _, _, err := conn(ctx, l, cfg, true); err != nil {
+			return nil, fmt.Errorf("first connection: %w", err)
+		}
+	}
+	h := &Held{conns: make([]tlsConn, cfg.Conns)}
+	errs := make([]error, cfg.Conns)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Conns || ctx.Err() != nil {
+					return
+				}
+				c, _, err := l.dial(ctx, resumes(i, cfg.ResumeShare))
+				if err == nil {
+					err = c.SetDeadline(time.Time{})
+				}
+				h.conns[i], errs[i] = c, err
+			}
+		}()
+	}
+	wg.Wait()
+	h.Elapsed = time.Since(start)
+	err = ctx.Err()
+	for i, c := range h.conns {
+		if err == nil && errs[i] != nil {
+			err = fmt.Errorf("connection %d: %w", i, errs[i])
+		}
+		if c != nil && c.DidResume() {
+			h.Resumed++
+		}
+	}
+	if err != nil {
+		for _, c := range h.conns {
+			if c != nil {
+				_ = c.Close()
+			}
+		}
+		return nil, err
+	}
+	return h, nil
 }
 
 func certPool(pem []byte) (*x509.CertPool, error) {

@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -144,6 +145,50 @@ func TestRunRefusesBadConfigs(t *testing.T) {
 			tt.change(&cfg)
 			_, err := load.Run(context.Background(), cfg)
 			assert.ErrorContains(t, err, tt.wantErr)
+		})
+	}
+}
+
+// TestHold holds connections open to an echoing libssl server: all of
+// them complete their handshakes, the share asked for resumes, and each
+// is still open and served afterwards.
+func TestHold(t *testing.T) {
+	cert, err := ossltest.NewCertificate("localhost")
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		variant ossltest.Variant
+		client  load.Client
+	}{
+		{"crypto/tls, TLS 1.3", ossltest.TLS13, load.ClientGo},
+		{"ossl, TLS 1.2 session IDs", ossltest.TLS12, load.ClientOssl},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.variant.ServerOptions()
+			o.SessionIDContext = []byte("load-test")
+			server, err := ossltest.NewServerCtx(cert, o)
+			require.NoError(t, err)
+			defer server.Close()
+			var open sync.WaitGroup
+			srv := ossltest.NewServer(server, func(c *ossl.Conn) {
+				defer open.Done()
+				ossltest.Echo(c)
+			})
+			defer srv.Close()
+			open.Add(9) // the first connection, which fills the client's cache, and 8 held
+
+			h, err := load.Hold(context.Background(), load.Config{
+				Addr: srv.Addr, ServerName: "localhost", RootCAs: cert.CertPEM, Version: tt.variant.Version,
+				Client: tt.client, Conns: 8, Concurrency: 3, ResumeShare: 0.5,
+			})
+			require.NoError(t, err)
+			assert.Equal(t, 8, h.Len())
+			assert.Equal(t, 4, h.Resumed)
+			require.NoError(t, h.ExchangeAll("still open"), "every held connection is still served")
+			assert.Equal(t, int64(9), server.Stats().AcceptGood)
+			open.Wait() // each handler returned after its client's half-close
+			h.Close()
 		})
 	}
 }
