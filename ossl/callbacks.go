@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/cgo"
 	"sync"
 	"sync/atomic"
@@ -237,7 +238,7 @@ func call[T any](st *ctxState, cfg *storeConfig, op string, id []byte, info Look
 	}()
 	select {
 	case r := <-ch:
-		if dl, _ := ctx.Deadline(); r.err != nil && !time.Now().Before(dl) {
+		if dl, _ := ctx.Deadline(); isTimeout(r.err) && !time.Now().Before(dl) {
 			// The store gave up at the deadline it was handed (a Redis
 			// client's socket deadline set from ctx, whose "i/o timeout"
 			// does not wrap ctx's error, and whose timer may fire before
@@ -265,6 +266,14 @@ func call[T any](st *ctxState, cfg *storeConfig, op string, id []byte, info Look
 		}()
 		return v, true, errAbandonedCall
 	}
+}
+
+// isTimeout reports whether err says it is a timeout (net.Error's
+// Timeout, os.ErrDeadlineExceeded): a refused connection that only came
+// late stays a store error.
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &t) && t.Timeout())
 }
 
 // deadlineError is a store's error returned once its deadline had
