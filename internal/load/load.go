@@ -166,21 +166,11 @@ func checkConfig(cfg *Config) error {
 // first fills the session cache the resuming connections draw from; it is
 // not counted.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if err := checkConfig(&cfg); err != nil {
-		return Result{}, err
-	}
-	l, err := newLoader(cfg)
+	l, err := prepare(ctx, &cfg)
 	if err != nil {
 		return Result{}, err
 	}
 	defer l.close()
-	if cfg.ResumeShare > 0 {
-		// With the resuming client and its empty cache: a full
-		// handshake whose session the cache keeps.
-		if _, _, err := conn(ctx, l, cfg, true); err != nil {
-			return Result{}, fmt.Errorf("first connection: %w", err)
-		}
-	}
 
 	type sample struct {
 		offered, resumed bool
@@ -188,25 +178,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		err              error
 	}
 	samples := make([]sample, cfg.Conns)
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range cfg.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= cfg.Conns || ctx.Err() != nil {
-					return
-				}
-				s := sample{offered: resumes(i, cfg.ResumeShare)}
-				s.resumed, s.d, s.err = conn(ctx, l, cfg, s.offered)
-				samples[i] = s
-			}
-		}()
-	}
-	wg.Wait()
+	each(ctx, cfg, func(i int) {
+		s := sample{offered: resumes(i, cfg.ResumeShare)}
+		s.resumed, s.d, s.err = conn(ctx, l, cfg, s.offered)
+		samples[i] = s
+	})
 	res := Result{Conns: cfg.Conns, Elapsed: time.Since(start)}
 	var full, resumed []time.Duration
 	for _, s := range samples {
@@ -232,6 +209,47 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// prepare checks cfg (filling in its defaults) and makes its loader;
+// when some connections resume, it first makes one full handshake with
+// the resuming client, whose session its empty cache keeps (not counted).
+func prepare(ctx context.Context, cfg *Config) (loader, error) {
+	if err := checkConfig(cfg); err != nil {
+		return nil, err
+	}
+	l, err := newLoader(*cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ResumeShare > 0 {
+		if _, _, err := conn(ctx, l, *cfg, true); err != nil {
+			l.close()
+			return nil, fmt.Errorf("first connection: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// each calls f for connections 0 to cfg.Conns-1, cfg.Concurrency at a
+// time, each index once, until they are done or ctx ends.
+func each(ctx context.Context, cfg Config, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.Conns || ctx.Err() != nil {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // resumes says whether connection i offers a session: when the running
@@ -409,42 +427,21 @@ func (h *Held) Close() {
 // connections, for measuring what a server holds for each. Their
 // deadlines are cleared. Any failure closes them all and is returned.
 func Hold(ctx context.Context, cfg Config) (*Held, error) {
-	if err := checkConfig(&cfg); err != nil {
-		return nil, err
-	}
-	l, err := newLoader(cfg)
+	l, err := prepare(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer l.close()
-	if cfg.ResumeShare > 0 {
-		if _, _, err := conn(ctx, l, cfg, true); err != nil {
-			return nil, fmt.Errorf("first connection: %w", err)
-		}
-	}
 	h := &Held{conns: make([]tlsConn, cfg.Conns)}
 	errs := make([]error, cfg.Conns)
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range cfg.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= cfg.Conns || ctx.Err() != nil {
-					return
-				}
-				c, _, err := l.dial(ctx, resumes(i, cfg.ResumeShare))
-				if err == nil {
-					err = c.SetDeadline(time.Time{})
-				}
-				h.conns[i], errs[i] = c, err
-			}
-		}()
-	}
-	wg.Wait()
+	each(ctx, cfg, func(i int) {
+		c, _, err := l.dial(ctx, resumes(i, cfg.ResumeShare))
+		if err == nil {
+			err = c.SetDeadline(time.Time{})
+		}
+		h.conns[i], errs[i] = c, err
+	})
 	h.Elapsed = time.Since(start)
 	err = ctx.Err()
 	for i, c := range h.conns {
