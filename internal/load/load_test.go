@@ -42,6 +42,20 @@ func TestCheckLoopback(t *testing.T) {
 // TestRun loads an echoing libssl server (ossltest.NewServer) and checks
 // the counts, not the speed: exactly the share asked for offers a session,
 // and every offer resumes.
+// loadServer is an ossltest server of variant v, with id context
+// "load-test" and handler (nil: echo), closed when the test ends.
+func loadServer(t *testing.T, cert *ossltest.Certificate, v ossltest.Variant, handler func(*ossl.Conn)) (*ossl.Ctx, *ossltest.Server) {
+	t.Helper()
+	o := v.ServerOptions()
+	o.SessionIDContext = []byte("load-test")
+	server, err := ossltest.NewServerCtx(cert, o)
+	require.NoError(t, err)
+	t.Cleanup(func() { server.Close() })
+	srv := ossltest.NewServer(server, handler)
+	t.Cleanup(srv.Close)
+	return server, srv
+}
+
 func TestRun(t *testing.T) {
 	cert, err := ossltest.NewCertificate("localhost")
 	require.NoError(t, err)
@@ -57,13 +71,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := tt.variant.ServerOptions()
-			o.SessionIDContext = []byte("load-test")
-			server, err := ossltest.NewServerCtx(cert, o)
-			require.NoError(t, err)
-			defer server.Close()
-			srv := ossltest.NewServer(server, nil)
-			defer srv.Close()
+			server, srv := loadServer(t, cert, tt.variant, nil)
 
 			res, err := load.Run(context.Background(), load.Config{
 				Addr: srv.Addr, ServerName: "localhost", RootCAs: cert.CertPEM, Version: tt.variant.Version,
@@ -104,13 +112,7 @@ func TestRunConcurrently(t *testing.T) {
 		{"ossl, TLS 1.2 session IDs", ossltest.TLS12, load.ClientOssl},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			o := tt.variant.ServerOptions()
-			o.SessionIDContext = []byte("load-test")
-			server, err := ossltest.NewServerCtx(cert, o)
-			require.NoError(t, err)
-			defer server.Close()
-			srv := ossltest.NewServer(server, nil)
-			defer srv.Close()
+			_, srv := loadServer(t, cert, tt.variant, nil)
 			res, err := load.Run(context.Background(), load.Config{
 				Addr: srv.Addr, ServerName: "localhost", RootCAs: cert.CertPEM, Version: tt.variant.Version,
 				Client: tt.client, Conns: 40, Concurrency: 4, ResumeShare: 0.5,
@@ -165,17 +167,11 @@ func TestHold(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := tt.variant.ServerOptions()
-			o.SessionIDContext = []byte("load-test")
-			server, err := ossltest.NewServerCtx(cert, o)
-			require.NoError(t, err)
-			defer server.Close()
 			var open sync.WaitGroup
-			srv := ossltest.NewServer(server, func(c *ossl.Conn) {
+			server, srv := loadServer(t, cert, tt.variant, func(c *ossl.Conn) {
 				defer open.Done()
 				ossltest.Echo(c)
 			})
-			defer srv.Close()
 			open.Add(9) // the first connection, which fills the client's cache, and 8 held
 
 			h, err := load.Hold(context.Background(), load.Config{
