@@ -199,22 +199,27 @@ func sideOutcome(s osslhooks.PairState, e int) string {
 	return "still waiting"
 }
 
-// side returns one side's SSL and its time counter; the caller holds both.
-func (p *pair) side(client bool, cp, sp *C.SSL) (*C.SSL, *C.int64_t) {
-	if client {
-		return cp, &p.clientNS
-	}
-	return sp, &p.serverNS
+// onSide runs f with one side's SSL and its time counter, holding both
+// objects, on one OS thread with OpenSSL's error queue cleared (so f's
+// call and drainErrors see the same queue). It reports false once the
+// pair is freed.
+func (p *pair) onSide(client bool, f func(ssl *C.SSL, ns *C.int64_t)) bool {
+	return p.both(func(cp, sp *C.SSL) {
+		ssl, ns := sp, &p.serverNS
+		if client {
+			ssl, ns = cp, &p.clientNS
+		}
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		C.ERR_clear_error()
+		f(ssl, ns)
+	})
 }
 
 func (p *pair) Step(client bool) (osslhooks.PairState, error) {
 	state := osslhooks.Running
 	var err error
-	if !p.both(func(cp, sp *C.SSL) {
-		ssl, ns := p.side(client, cp, sp)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		C.ERR_clear_error()
+	if !p.onSide(client, func(ssl *C.SSL, ns *C.int64_t) {
 		var st, e C.int
 		C.go_pair_step(ssl, &st, &e, ns)
 		state = pairState(st)
@@ -234,11 +239,7 @@ func (p *pair) Read(client bool, max int) ([]byte, error) {
 	buf := make([]byte, max)
 	var n C.size_t
 	var err error
-	if !p.both(func(cp, sp *C.SSL) {
-		ssl, ns := p.side(client, cp, sp)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		C.ERR_clear_error()
+	if !p.onSide(client, func(ssl *C.SSL, ns *C.int64_t) {
 		var e C.int
 		if C.go_pair_read(ssl, unsafe.Pointer(&buf[0]), C.size_t(max), &n, &e, ns) < 0 {
 			if e == C.SSL_ERROR_ZERO_RETURN {
@@ -259,11 +260,7 @@ func (p *pair) Read(client bool, max int) ([]byte, error) {
 func (p *pair) Write(client bool, b []byte) (int, error) {
 	var n C.size_t
 	var err error
-	if !p.both(func(cp, sp *C.SSL) {
-		ssl, ns := p.side(client, cp, sp)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		C.ERR_clear_error()
+	if !p.onSide(client, func(ssl *C.SSL, ns *C.int64_t) {
 		var e C.int
 		buf := b
 		if len(buf) == 0 {
@@ -340,8 +337,7 @@ func (p *pair) ReadEarlyData(max int) ([]byte, bool, error) {
 
 func (p *pair) HoldWrites(client bool, on bool) error {
 	var err error
-	if !p.both(func(cp, sp *C.SSL) {
-		ssl, _ := p.side(client, cp, sp)
+	if !p.onSide(client, func(ssl *C.SSL, _ *C.int64_t) {
 		err = onThread("SSL_set0_wbio", func() bool { return C.go_pair_hold_writes(ssl, b2i(on)) == 1 })
 	}) {
 		return ErrClosed
@@ -374,11 +370,7 @@ func (p *pair) Shutdown(clientFirst bool) error {
 func (p *pair) CloseNotify(client bool) (bool, error) {
 	var rc C.int
 	var err error
-	if !p.both(func(cp, sp *C.SSL) {
-		ssl, ns := p.side(client, cp, sp)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		C.ERR_clear_error()
+	if !p.onSide(client, func(ssl *C.SSL, ns *C.int64_t) {
 		var e C.int
 		if rc = C.go_pair_close_notify(ssl, &e, ns); rc < 0 {
 			if e == C.SSL_ERROR_WANT_READ || e == C.SSL_ERROR_WANT_WRITE {
