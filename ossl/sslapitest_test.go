@@ -868,6 +868,11 @@ func TestSSLAPITicketAbortSessionLeak(t *testing.T) {
 	require.NoError(t, p.Shutdown(ossltest.ClientSide))
 	p.Close()
 
+	if asanBuild && leaksAbortedTicketSession() {
+		// LeakSanitizer would report libssl's leak at exit and fail the
+		// whole package run (make stress); the memdebug build measures it.
+		t.Skipf("%s leaks the session of an aborted ticket resumption (fixed in 3.0.22)", ossl.OpenSSLVersion())
+	}
 	require.NoError(t, server.SetSessionTicketCallbacks(ossl.TicketCallbacks{Generate: generate, Decrypt: decrypt(ossl.TicketAbort)}))
 	resume := func() error {
 		s, err := ossl.UnmarshalSession(der)
@@ -891,6 +896,14 @@ func TestSSLAPITicketAbortSessionLeak(t *testing.T) {
 	}
 	after, _ := settledAllocations()
 	require.InDelta(t, before, after, 64, "OpenSSL heap blocks leaked by aborted resumptions")
+}
+
+// leaksAbortedTicketSession reports whether the linked libssl is one
+// whose tls_parse_ctos_psk returns without freeing the session of an
+// aborted ticket: 1.1.1 and 3.0 before 3.0.22.
+func leaksAbortedTicketSession() bool {
+	n := ossl.OpenSSLVersionNumber()
+	return ossl.ReleaseLine() == "1.1" || ossl.ReleaseLine() == "3.0" && n < 0x30000160
 }
 
 // TestSSLAPITicketLifetime is test_ticket_lifetime: a session timeout of
