@@ -52,8 +52,10 @@ leakcheck: setup
 	$(GO) test -gcflags=all=-d=checkptr -count=3 ./ossl/ ./store/
 
 ## stress: the ossl, store, redisstore and proxy tests under -asan and
-## -race, GOMAXPROCS=8, -count=STRESS_COUNT, beside CPU burners
-## (scripts/stress.sh says the knobs); stress-quick is a pass under 45 s
+## -race, GOMAXPROCS=8, STRESS_COUNT runs of each package, every run a
+## process of its own (LeakSanitizer reports at each exit), packages side by
+## side, beside CPU burners (scripts/stress.sh says the knobs); stress-quick
+## is a pass under 45 s
 STRESS_COUNT ?= 10
 stress: setup
 	STRESS_COUNT=$(STRESS_COUNT) bash scripts/stress.sh
