@@ -129,6 +129,45 @@ type ctxFreeObs struct {
 	controlElsewhere        attempt
 	serverCached            int64
 	serverBefore, serverAft bool
+	// The remove callback during SSL_CTX_free, from the bridge's counters
+	// (RemoveSkipped: calls while libssl frees the context, which the
+	// bridge does not forward; RemoveCalls: calls it forwarded): of the
+	// CLIENT client (its ClientSessionCache installs the callback), and of
+	// a server with a store of all three callbacks.
+	clientFree removeAtFree
+	serverFree removeAtFree
+}
+
+// removeAtFree is what the remove callback did while SSL_CTX_free emptied
+// a cache of cached sessions.
+type removeAtFree struct {
+	cached, skipped, forwarded int64
+	storeRemoves               int // remove calls the store saw
+}
+
+func (r removeAtFree) calls() int64 { return r.skipped + r.forwarded }
+
+func (r removeAtFree) String() string {
+	return fmt.Sprintf("%d cached, remove callback %s at SSL_CTX_free (%d not forwarded, RemoveSkipped; %d forwarded; the store saw %d)",
+		r.cached, nof(r.calls(), "call"), r.skipped, r.forwarded, r.storeRemoves)
+}
+
+// freeCounting frees ctx, which caches cached sessions, and returns what
+// its remove callback did meanwhile (rec, the store, may be nil).
+func (p *probe) freeCounting(ctx *ossl.Ctx, rec *recorder) removeAtFree {
+	r := removeAtFree{cached: p.sessions(ctx)}
+	before := ctx.CallbackStats()
+	m := 0
+	if rec != nil {
+		m = rec.mark()
+	}
+	p.must(ctx.Close(), "SSL_CTX_free")
+	after := ctx.CallbackStats()
+	r.skipped, r.forwarded = after.RemoveSkipped-before.RemoveSkipped, after.RemoveCalls-before.RemoveCalls
+	if rec != nil {
+		r.storeRemoves = countOf(rec.since(m), "remove")
+	}
+	return r
 }
 
 func checkCtxFreeEndsSessions(p *probe) verdict {
@@ -140,7 +179,7 @@ func checkCtxFreeEndsSessions(p *probe) verdict {
 	r := p.hs(c, s, nil)
 	o.cached = p.sessions(c)
 	o.before = r.ClientSession.IsResumable()
-	p.must(c.Close(), "SSL_CTX_free")
+	o.clientFree = p.freeCounting(c, nil)
 	o.after = r.ClientSession.IsResumable()
 	o.elsewhere = p.attempt(other, s, r.ClientSession, nil)
 
@@ -157,12 +196,24 @@ func checkCtxFreeEndsSessions(p *probe) verdict {
 	o.serverBefore = rt.ServerSession.IsResumable()
 	p.must(t.Close(), "SSL_CTX_free")
 	o.serverAft = rt.ServerSession.IsResumable()
+
+	// A server with a remove callback (which makes a TLS 1.3 server cache
+	// its stateless sessions too) and two full handshakes.
+	u := p.server(ossl.CacheServer)
+	rec := p.store(u, ossl.CallbackAll)
+	p.hs(other, u, nil)
+	p.hs(other, u, nil)
+	o.serverFree = p.freeCounting(u, rec)
 	return decideCtxFree(o)
 }
 
 func decideCtxFree(o ctxFreeObs) verdict {
 	server := fmt.Sprintf("server context caching %d: its session resumable=%v before SSL_CTX_free, %v after", o.serverCached, o.serverBefore, o.serverAft)
-	return decide(o.cached > 0 && o.before && !o.after && o.elsewhere.full() && o.controlAfter && o.controlElsewhere.resumed(),
-		"CLIENT client caching %d: the kept session was resumable=%v before SSL_CTX_free, %v after; offered through another client context: %s; a session kept from a client without CLIENT: resumable=%v after its context was freed, offered elsewhere: %s; %s",
-		o.cached, o.before, o.after, o.elsewhere.outcome(), o.controlAfter, o.controlElsewhere.outcome(), server)
+	// The flush of SSL_CTX_free calls the remove callback once per cached
+	// session, as any flush does.
+	flushed := func(r removeAtFree) bool { return r.calls() == r.cached }
+	return decide(o.cached > 0 && o.before && !o.after && o.elsewhere.full() && o.controlAfter && o.controlElsewhere.resumed() &&
+		flushed(o.clientFree) && flushed(o.serverFree),
+		"CLIENT client caching %d: the kept session was resumable=%v before SSL_CTX_free, %v after; offered through another client context: %s; a session kept from a client without CLIENT: resumable=%v after its context was freed, offered elsewhere: %s; %s; remove callback at SSL_CTX_free: CLIENT client %s; server with a store of all three callbacks, after two full handshakes: %s",
+		o.cached, o.before, o.after, o.elsewhere.outcome(), o.controlAfter, o.controlElsewhere.outcome(), server, o.clientFree, o.serverFree)
 }

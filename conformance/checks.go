@@ -50,6 +50,8 @@ var checks = map[string]check{
 	"tls13-stateless-cached-with-remove-cb": {run: checkTLS13StatelessCachedWithRemoveCb},
 	"tls13-client-single-use":               {run: checkTLS13ClientSingleUse},
 	"ctx-free-ends-sessions":                {run: checkCtxFreeEndsSessions},
+	"unclean-free-removes-session":          {run: checkUncleanFreeRemovesSession},
+	"one-ctx-shared-session-id":             {run: checkOneCtxSharedSessionID},
 	"early-data-once-internal":              {run: checkEarlyDataOnceInternal},
 	"early-data-no-anti-replay":             {run: checkEarlyDataNoAntiReplay},
 	"early-data-external-needs-remove":      {run: checkEarlyDataExternalNeedsRemove},

@@ -42,6 +42,41 @@ var (
 	earlyTLS12          = earlyObs{version: ossl.VersionTLS12}
 )
 
+// Synthetic observations of one context used on both sides, and of BOTH.
+var (
+	oneShared      = oneCtxRun{cached: 1, calls: 1, clientCalls: 1, sameID: true, resume: resumedInternal, survivor: "client"}
+	bothSessionIDs = bothObs{value: 3, client: 1, server: 2, clientBoth: storeCount{1, 1}, clientClient: storeCount{1, 1}, serverBoth: storeCount{1, 1}, serverServer: storeCount{1, 1},
+		resumeBoth: "resumed", resumeServer: "resumed", one: oneCtxRun{cached: 1, calls: 1, clientCalls: -1, sameID: true, resume: resumedInternal, survivor: "client"}}
+	bothTickets = bothObs{value: 3, client: 1, server: 2, clientBoth: storeCount{1, 1}, clientClient: storeCount{1, 1},
+		resumeBoth: "resumed", resumeServer: "resumed", one: oneCtxRun{cached: 1, clientCalls: -1, resume: resumedTicket}}
+)
+
+// Synthetic SSL_CTX_free observations.
+var ctxFreed = ctxFreeObs{cached: 1, before: true, elsewhere: fullNoCount, controlAfter: true, controlElsewhere: resumedTicket,
+	serverCached: 1, serverBefore: true, clientFree: removeAtFree{cached: 1, skipped: 1}, serverFree: removeAtFree{cached: 2, skipped: 2}}
+
+// Synthetic SSL_free observations: a side that kept or lost its session.
+func kept(n int64) sideFree        { return sideFree{before: n, after: n, resumable: true} }
+func removedSide(n int64) sideFree { return sideFree{before: n, after: n - 1, removes: 1} }
+
+var (
+	uncleanIDs = uncleanObs{
+		clean:         freeRun{end: endClean, server: kept(1), client: kept(1), again: resumedInternal},
+		unclean:       freeRun{end: endUnclean, server: removedSide(1), client: removedSide(1), again: fullNoCount},
+		serverUnclean: freeRun{end: endServerUnclean, server: removedSide(1), client: kept(1), again: fullMiss},
+	}
+	uncleanTLS12Ticket = uncleanObs{
+		clean:         freeRun{end: endClean, client: kept(1), again: resumedTicket},
+		unclean:       freeRun{end: endUnclean, client: removedSide(1), again: fullNoCount},
+		serverUnclean: freeRun{end: endServerUnclean, client: kept(1), again: resumedTicket},
+	}
+	uncleanStateless = uncleanObs{
+		clean:         freeRun{end: endClean, server: kept(2), client: kept(2), again: resumedTicket},
+		unclean:       freeRun{end: endUnclean, server: removedSide(2), client: removedSide(2), again: fullNoCount},
+		serverUnclean: freeRun{end: endServerUnclean, server: removedSide(2), client: kept(2), again: resumedTicket},
+	}
+)
+
 // TestDecisions feeds each decision function observations that must hold,
 // deviate or not apply: a check decides from what it saw, so each can fail.
 func TestDecisions(t *testing.T) {
@@ -130,9 +165,18 @@ func TestDecisions(t *testing.T) {
 		{"external: hit not used", decideServerResumesExternal(resumesExternalObs{0, 1, withCalls(fullMiss, "get(hit)")}), StatusDeviates, "full handshake"},
 		{"external: ticket", decideServerResumesExternal(resumesExternalObs{0, 2, resumedTicket}), StatusNA, "never asked"},
 
-		{"BOTH is the union", decideBoth(bothObs{value: 3, client: 1, server: 2, clientBoth: storeCount{1, 1}, clientClient: storeCount{1, 1}, resumeBoth: "resumed", resumeServer: "resumed"}), StatusHolds, "0x3"},
+		{"BOTH is the union", decideBoth(bothTickets), StatusHolds, "0x3"},
+		{"BOTH is the union: one context, one ID", decideBoth(bothSessionIDs), StatusHolds, "1 cached, server new-session callback 1 call, the two sides' sessions with one session ID; the client's session offered back through it: resumed"},
 		{"BOTH value differs", decideBoth(bothObs{value: 7, client: 1, server: 2}), StatusDeviates, "0x7"},
 		{"BOTH client differs", decideBoth(bothObs{value: 3, client: 1, server: 2, clientBoth: storeCount{0, 0}, clientClient: storeCount{1, 1}}), StatusDeviates, ""},
+		{"BOTH: one context loses a session", decideBoth(func() bothObs { o := bothSessionIDs; o.one.sameID = false; return o }()), StatusDeviates, "their own session IDs"},
+		{"BOTH: one context stores no server session", decideBoth(func() bothObs { o := bothSessionIDs; o.one.calls = 0; return o }()), StatusDeviates, "server new-session callback 0 calls"},
+		{"BOTH: one context does not resume", decideBoth(func() bothObs { o := bothTickets; o.one.resume = fullNoCount; return o }()), StatusDeviates, "offered back through it: full handshake"},
+		{"one context: the client's session replaces the server's", decideOneCtxSharedID(oneShared), StatusHolds, "1 cached (new-session callback: server 1 call, client 1 call; remove callback 0 calls); the cached object is the client's"},
+		{"one context: the server's session stays", decideOneCtxSharedID(func() oneCtxRun { o := oneShared; o.survivor = "server"; return o }()), StatusDeviates, "the cached object is the server's"},
+		{"one context: the replaced session is removed", decideOneCtxSharedID(func() oneCtxRun { o := oneShared; o.removes = 1; return o }()), StatusDeviates, "remove callback 1 call"},
+		{"one context: no resumption", decideOneCtxSharedID(func() oneCtxRun { o := oneShared; o.resume = fullMiss; return o }()), StatusDeviates, "full handshake"},
+		{"one context: own IDs", decideOneCtxSharedID(oneCtxRun{cached: 4, calls: 2, clientCalls: 2, resume: resumedTicket}), StatusNA, "their own session IDs"},
 
 		{"auto-clear: every 255", decideAutoClear(autoClearObs{[]flushSeries{series(false, []int{255, 510}, []int{255, 510}), series(true, []int{255, 510}, []int{255, 510})}}), StatusHolds, "every 255 connections"},
 		{"auto-clear: every 256", decideAutoClear(autoClearObs{[]flushSeries{series(false, []int{256, 512}, []int{256, 512}), series(true, []int{256, 512}, []int{256, 512})}}), StatusDeviates, "server 256, 512, client 256, 512"},
@@ -183,8 +227,21 @@ func TestDecisions(t *testing.T) {
 		{"remove callback changes nothing", decideRemoveCb(removeCbObs{storeCount{0, 2}, storeCount{0, 2}}), StatusDeviates, ""},
 		{"single use", decideSingleUse(singleUseObs{cached: 2, first: resumedTicket, second: fullNoCount, controlFirst: resumedTicket, control: resumedTicket}), StatusHolds, "resumable=false"},
 		{"reusable", decideSingleUse(singleUseObs{cached: 2, first: resumedTicket, resumableAfter: true, second: resumedTicket, controlFirst: resumedTicket, control: resumedTicket}), StatusDeviates, "resumable=true"},
-		{"ctx free ends sessions", decideCtxFree(ctxFreeObs{cached: 1, before: true, elsewhere: fullNoCount, controlAfter: true, controlElsewhere: resumedTicket}), StatusHolds, ""},
+		{"ctx free ends sessions", decideCtxFree(ctxFreed), StatusHolds, "CLIENT client 1 cached, remove callback 1 call at SSL_CTX_free (1 not forwarded, RemoveSkipped; 0 forwarded; the store saw 0)"},
+		{"ctx free: nothing cached on the server", decideCtxFree(func() ctxFreeObs { o := ctxFreed; o.serverFree = removeAtFree{}; return o }()), StatusHolds, "0 cached, remove callback 0 calls"},
 		{"ctx free keeps sessions", decideCtxFree(ctxFreeObs{cached: 1, before: true, after: true, elsewhere: resumedTicket, controlAfter: true, controlElsewhere: resumedTicket}), StatusDeviates, ""},
+		{"ctx free: no remove callback", decideCtxFree(func() ctxFreeObs { o := ctxFreed; o.serverFree.skipped = 0; return o }()), StatusDeviates, "2 cached, remove callback 0 calls at SSL_CTX_free"},
+		{"ctx free: client remove callback missing", decideCtxFree(func() ctxFreeObs { o := ctxFreed; o.clientFree.skipped = 0; return o }()), StatusDeviates, "CLIENT client 1 cached, remove callback 0 calls"},
+
+		{"unclean free removes", decideUncleanFree(uncleanIDs), StatusHolds, "the client's session offered again: full handshake (hits 0, misses 1, cb hits 0)"},
+		{"unclean free: TLS 1.2 ticket, the server caches nothing", decideUncleanFree(uncleanTLS12Ticket), StatusHolds, "the server cached nothing"},
+		{"unclean free: stateless ticket resumes", decideUncleanFree(uncleanStateless), StatusDeviates, "yet the client's ticket resumed it"},
+		{"unclean free: session kept", decideUncleanFree(func() uncleanObs { o := uncleanIDs; o.unclean.server = kept(1); return o }()), StatusDeviates, "neither side called SSL_shutdown, then SSL_free: server 1 → 1 cached, remove callback 0 calls, session resumable=true"},
+		{"unclean free: no remove callback", decideUncleanFree(func() uncleanObs { o := uncleanIDs; o.unclean.client.removes = 0; return o }()), StatusDeviates, "client 1 → 0 cached, remove callback 0 calls"},
+		{"unclean free: resumed again", decideUncleanFree(func() uncleanObs { o := uncleanIDs; o.unclean.again = resumedInternal; return o }()), StatusDeviates, ""},
+		{"unclean free: the client's clean shutdown lost its session", decideUncleanFree(func() uncleanObs { o := uncleanIDs; o.serverUnclean.client = removedSide(1); return o }()), StatusDeviates, ""},
+		{"unclean free: clean control lost", decideUncleanFree(func() uncleanObs { o := uncleanIDs; o.clean.server = removedSide(1); return o }()), StatusDeviates, "the clean control lost its session"},
+		{"unclean free: nothing cached", decideUncleanFree(uncleanObs{}), StatusNA, "nothing cached on either side"},
 		{"timeout 300", decideDefaultTimeout(timeoutObs{300 * time.Second, 300 * time.Second, 300 * time.Second, 300 * time.Second}), StatusHolds, "server 300 s"},
 		{"timeout 7200", decideDefaultTimeout(timeoutObs{2 * time.Hour, 2 * time.Hour, 2 * time.Hour, 2 * time.Hour}), StatusDeviates, "server 7200 s"},
 

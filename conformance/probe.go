@@ -144,7 +144,11 @@ func (p *probe) try(client, server *ossl.Ctx, sess *ossl.Session) (*ossltest.Res
 // tryEarly is try with early data: the client writes early (when not
 // empty) before the handshake, and the server reads what it accepts.
 func (p *probe) tryEarly(client, server *ossl.Ctx, sess *ossl.Session, early []byte) (*ossltest.Result, error) {
-	r, err := ossltest.Handshake(client, server, ossltest.Options{Session: sess, CacheKey: clientKey, EarlyData: early})
+	o := ossltest.Options{Session: sess, EarlyData: early}
+	if client.ClientSessionCache() != nil {
+		o.CacheKey = clientKey
+	}
+	r, err := ossltest.Handshake(client, server, o)
 	if err != nil {
 		return nil, err
 	}
