@@ -33,21 +33,49 @@ func handshakeBudget(t *testing.T) int {
 // through many handshakes with collections in between. Built with -asan,
 // AddressSanitizer fails it on any use after free or double free; built
 // with -tags ossl_memdebug, it fails unless OpenSSL's live heap blocks
-// come back to where they were before it (a leaked SSL_SESSION is dozens
-// of blocks). LeakSanitizer alone cannot prove this: it scans Go's heap,
-// where stale copies of freed pointers hide real leaks.
+// come back to where they were (a leaked SSL_SESSION is at least one
+// block, one holding its peer's certificate chain dozens). LeakSanitizer
+// alone cannot prove this: it scans Go's heap, where stale copies of freed
+// pointers hide real leaks.
+//
+// The count has one thing in it that is not a leak: OpenSSL gives an OS
+// thread state of its own (error queue, DRBGs, on 3.x thread-local
+// contexts) the first time the thread needs it and frees it only when the
+// thread exits, and Go never ends its threads. A thread the scheduler
+// first sends into OpenSSL during the run adds about 20 blocks on 1.1.1,
+// 25 on 3.0, 76 on 3.6: with the 64 blocks once allowed, a flaky failure
+// on 3.6 with no leak. That state comes once a thread; a leak comes again
+// with every run. So the scenarios run twice, the check takes the smaller
+// of the two growths, and allows one thread's state (noLeakBlocks).
 func TestManyHandshakes(t *testing.T) {
 	n := handshakeBudget(t)
 	runScenarios(t, 1) // warm-up: OpenSSL's lazily built global state
-	before, counting := settledAllocations()
-	runScenarios(t, n)
-	after, _ := settledAllocations()
-	if counting {
-		t.Logf("OpenSSL heap blocks: %d before, %d after %d handshakes", before, after, n)
-		// A few per-thread error-queue states may come and go with OS
-		// threads; one leaked session per handshake is thousands.
-		require.InDelta(t, before, after, 64, "OpenSSL heap blocks leaked")
+	requireNoGrowth(t, strconv.Itoa(n)+" handshakes", func() { runScenarios(t, n) })
+}
+
+// noLeakBlocks is the growth of OpenSSL's live heap blocks a run may show
+// without a leak: one OS thread's first-use state (76 blocks on 3.6, the
+// largest) and a few more. The leak canary's run leaks 300 or more.
+const noLeakBlocks = 128
+
+// requireNoGrowth runs run, and under -tags ossl_memdebug runs it again
+// and fails unless one of the two runs left OpenSSL's live heap blocks
+// within noLeakBlocks of where it found them (see TestManyHandshakes: a
+// thread's first-use state comes once, a leak with every run).
+func requireNoGrowth(t *testing.T, what string, run func()) {
+	t.Helper()
+	b0, counting := settledAllocations()
+	run()
+	if !counting {
+		return
 	}
+	b1, _ := settledAllocations()
+	run()
+	b2, _ := settledAllocations()
+	first, second := b1-b0, b2-b1
+	t.Logf("OpenSSL heap blocks: %d before, %d after %s, %d after the same again", b0, b1, what, b2)
+	require.LessOrEqual(t, min(first, second), int64(noLeakBlocks),
+		"OpenSSL heap blocks leaked by %s: %+d the first time, %+d the second", what, first, second)
 }
 
 // settledAllocations collects garbage until the cleanups of unreachable
@@ -125,24 +153,30 @@ func runScenarios(t *testing.T, n int) {
 // TestLeakCanary proves the leak check can fail: with
 // OSSLCACHE_LEAK_CANARY=1 it leaks one session reference per handshake
 // under the same check as TestManyHandshakes, and must fail (CI runs it
-// expecting failure).
+// expecting failure). The same handshakes without the leak, its control,
+// must pass first: the canary fails for its leak, not for OpenSSL's
+// first-use state (it once counted from before OpenSSL's first
+// allocation, and would have failed with no leak at all).
 func TestLeakCanary(t *testing.T) {
 	if os.Getenv("OSSLCACHE_LEAK_CANARY") != "1" {
 		t.Skip("set OSSLCACHE_LEAK_CANARY=1 (with -tags ossl_memdebug) to leak on purpose")
 	}
-	before, counting := settledAllocations()
+	_, counting := settledAllocations()
 	require.True(t, counting, "build with -tags ossl_memdebug")
-	func() {
+	handshakes := func(leak bool) {
 		server, client := newServer(t, tls12), newClient(t, tls12)
-		for range 100 {
+		for range 300 {
 			r, err := ossltest.Handshake(client, server, ossltest.Options{})
 			require.NoError(t, err)
-			ossl.LeakOneReference(r.ServerSession)
+			if leak {
+				ossl.LeakOneReference(r.ServerSession)
+			}
 			r.Close()
 		}
 		require.NoError(t, server.Close())
 		require.NoError(t, client.Close())
-	}()
-	after, _ := settledAllocations()
-	require.InDelta(t, before, after, 64, "OpenSSL heap blocks leaked")
+	}
+	handshakes(false) // warm-up: OpenSSL's lazily built global state
+	requireNoGrowth(t, "the control (300 handshakes without the planted leak)", func() { handshakes(false) })
+	requireNoGrowth(t, "300 handshakes, each leaking a session reference", func() { handshakes(true) })
 }
