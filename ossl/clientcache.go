@@ -52,6 +52,12 @@ type ClientCacheConfig struct {
 // cache mode has CacheClient (CacheClient|CacheNoInternalStore keeps
 // sessions in cfg.Cache alone). A nil cfg.Cache removes it.
 //
+// On a context that also serves (RoleAny), the client cache's remove
+// callback is the context's: with one installed, a TLS 1.3 server issuing
+// stateless tickets keeps each ticket's session in its internal cache too,
+// as it does with a SessionStore's (the conformance claims
+// tls13-stateless-cached-with-remove-cb and both-is-union).
+//
 // See https://docs.openssl.org/master/man3/SSL_CTX_sess_set_new_cb/.
 func (c *Ctx) SetClientSessionCache(cfg ClientCacheConfig) error {
 	return c.installCallbacks(func(st *ctxState) {
