@@ -76,12 +76,12 @@ for mode in $modes; do
 	for pkg in $pkgs; do
 		go test -"$mode" -c -o "$out/$mode-$(binname "$pkg").test" "$pkg"
 	done
-	jobs=()
+	runners=()
 	for pkg in $pkgs; do
 		runs "$pkg" "$out/$mode-$(binname "$pkg").test" "$mode" &
-		jobs+=($!)
+		runners+=($!)
 	done
-	wait "${jobs[@]}"
+	wait "${runners[@]}"
 	for pkg in $pkgs; do
 		failed=$((failed + $(cat "$out/$mode-$(binname "$pkg").failed")))
 	done
