@@ -209,16 +209,11 @@ func TestConnOsslClient(t *testing.T) {
 	forEachTransport(t, func(t *testing.T) {
 		for _, v := range []variant{tls12, tls13Stateful} {
 			t.Run(v.Name, func(t *testing.T) {
-				server := newServer(t, v)
-				_, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
-				require.NoError(t, err)
-				mem := store.NewMemory(store.MemoryOptions{})
-				t.Cleanup(mem.Close)
-				require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
+				server, _ := newMemoryServer(t, v, store.MemoryOptions{})
 				addr, results := serveTLS(t, server, echo)
 
 				client := newClient(t, v)
-				_, err = client.SetSessionCacheMode(ossl.CacheClient | ossl.CacheNoInternalStore)
+				_, err := client.SetSessionCacheMode(ossl.CacheClient | ossl.CacheNoInternalStore)
 				require.NoError(t, err)
 				require.NoError(t, client.SetClientSessionCache(ossl.ClientCacheConfig{Cache: store.NewClientLRU(store.ClientLRUOptions{Capacity: 4})}))
 				for i, wantReused := range []bool{false, true} {
@@ -337,12 +332,7 @@ func TestConnEndOfStream(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				server := newServer(t, tls13Stateful)
-				_, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
-				require.NoError(t, err)
-				mem := store.NewMemory(store.MemoryOptions{})
-				t.Cleanup(mem.Close)
-				require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
+				server, mem := newMemoryServer(t, tls13Stateful, store.MemoryOptions{})
 				addr, results := serveTLS(t, server, func(tc *ossl.Conn) error {
 					if _, err := tc.Write([]byte("hello\n")); err != nil {
 						return err
@@ -643,12 +633,7 @@ func TestConnClose(t *testing.T) {
 // buffer of each connection); with -asan it checks every free.
 func TestConnFreesEverything(t *testing.T) {
 	forEachTransport(t, func(t *testing.T) {
-		server := newServer(t, tls13Stateful)
-		_, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
-		require.NoError(t, err)
-		mem := store.NewMemory(store.MemoryOptions{Capacity: 64})
-		t.Cleanup(mem.Close)
-		require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
+		server, mem := newMemoryServer(t, tls13Stateful, store.MemoryOptions{Capacity: 64})
 		client := newClient(t, tls13Stateful)
 		addr, results := serveTLS(t, server, echo)
 

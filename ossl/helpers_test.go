@@ -8,6 +8,7 @@ import (
 	"github.com/osslcache/osslcache/internal/testutil"
 	"github.com/osslcache/osslcache/ossl"
 	"github.com/osslcache/osslcache/ossl/ossltest"
+	"github.com/osslcache/osslcache/store"
 )
 
 // variant is one protocol setup the tests run under.
@@ -31,6 +32,19 @@ func newServer(t testing.TB, v variant) *ossl.Ctx {
 	require.NoError(t, err)
 	t.Cleanup(func() { ctx.Close() })
 	return ctx
+}
+
+// newMemoryServer makes a server context for v that keeps its sessions in
+// a store.Memory alone (CacheServer|CacheNoInternal), closed at the end of
+// the test.
+func newMemoryServer(t testing.TB, v variant, opts store.MemoryOptions) (*ossl.Ctx, *store.Memory) {
+	server := newServer(t, v)
+	_, err := server.SetSessionCacheMode(ossl.CacheServer | ossl.CacheNoInternal)
+	require.NoError(t, err)
+	mem := store.NewMemory(opts)
+	t.Cleanup(mem.Close)
+	require.NoError(t, server.SetSessionStore(ossl.StoreConfig{Store: mem}))
+	return server, mem
 }
 
 func newClient(t testing.TB, v variant) *ossl.Ctx {
