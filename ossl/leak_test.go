@@ -161,7 +161,7 @@ func TestLeakCanary(t *testing.T) {
 	if os.Getenv("OSSLCACHE_LEAK_CANARY") != "1" {
 		t.Skip("set OSSLCACHE_LEAK_CANARY=1 (with -tags ossl_memdebug) to leak on purpose")
 	}
-	_, counting := settledAllocations()
+	_, counting := osslhooks.LiveOpenSSLAllocations()
 	require.True(t, counting, "build with -tags ossl_memdebug")
 	handshakes := func(leak bool) {
 		server, client := newServer(t, tls12), newClient(t, tls12)

@@ -37,19 +37,21 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# binname PKG: ./store/redisstore/ -> store-redisstore
-binname() { echo "${1#./}" | sed 's,/$,,; s,/,-,g'; }
+# stem MODE PKG: where that package's binary, logs and count go,
+# out/stress/asan-store-redisstore for -asan ./store/redisstore/
+stem() { echo "$out/$1-$(echo "${2#./}" | sed 's,/$,,; s,/,-,g')"; }
 
-# runs PKG BINARY MODE: STRESS_COUNT runs of one package, one process each;
-# the number of failed runs goes to out/stress/MODE-NAME.failed.
+# runs MODE PKG: STRESS_COUNT runs of the package's binary (STEM.test), one
+# process each; a failed run's log is kept (STEM-runN.log), and the number
+# of failed runs goes to STEM.failed.
 runs() {
-	local pkg=$1 bin=$2 mode=$3 name failed=0 i t0 rc log
-	name=$(basename "$bin" .test)
+	local mode=$1 pkg=$2 st failed=0 i t0 rc log
+	st=$(stem "$mode" "$pkg")
 	for i in $(seq 1 "$count"); do
 		t0=$(date +%s)
-		log=$out/$name-run$i.log
+		log=$st-run$i.log
 		rc=0
-		(cd "$pkg" && "$bin" -test.count=1 -test.timeout="$timeout") >"$log" 2>&1 || rc=$?
+		(cd "$pkg" && "$st.test" -test.count=1 -test.timeout="$timeout") >"$log" 2>&1 || rc=$?
 		if [ "$rc" -eq 0 ]; then
 			rm -f "$log"
 			echo "stress: -$mode $pkg run $i/$count ok ($(( $(date +%s) - t0 ))s)"
@@ -59,7 +61,7 @@ runs() {
 			grep -E -m 20 -e '^(--- FAIL|panic:|fatal error:|SIGABRT|SIGSEGV|==[0-9]+==ERROR)' -e 'FAIL' "$log" | sed 's/^/stress:   /' || true
 		fi
 	done
-	echo "$failed" >"$out/$name.failed"
+	echo "$failed" >"$st.failed"
 	echo "stress: -$mode $pkg: $((count - failed)) of $count runs passed"
 }
 
@@ -74,16 +76,16 @@ for mode in $modes; do
 	t0=$(date +%s)
 	echo "stress: -$mode, $count runs of each package (a process each), GOMAXPROCS=$GOMAXPROCS, $burners CPU burners, OSSLCACHE_STRESS=$OSSLCACHE_STRESS: $pkgs"
 	for pkg in $pkgs; do
-		go test -"$mode" -c -o "$out/$mode-$(binname "$pkg").test" "$pkg"
+		go test -"$mode" -c -o "$(stem "$mode" "$pkg").test" "$pkg"
 	done
 	runners=()
 	for pkg in $pkgs; do
-		runs "$pkg" "$out/$mode-$(binname "$pkg").test" "$mode" &
+		runs "$mode" "$pkg" &
 		runners+=($!)
 	done
 	wait "${runners[@]}"
 	for pkg in $pkgs; do
-		failed=$((failed + $(cat "$out/$mode-$(binname "$pkg").failed")))
+		failed=$((failed + $(cat "$(stem "$mode" "$pkg").failed")))
 	done
 	echo "stress: -$mode: done in $(( $(date +%s) - t0 ))s"
 done
